@@ -1,0 +1,492 @@
+//! The configuration file: strict parsing, validation with key paths, and secrets kept secret.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use reqwest::Url;
+use reqwest::header::HeaderValue;
+use secrecy::{ExposeSecret, SecretSlice, SecretString};
+use serde::{Deserialize, Deserializer};
+
+/// Defaults that apply when neither the file nor a cluster sets a value.
+pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(15);
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// A validated configuration: every file it names has been read and checked.
+#[derive(Debug)]
+pub struct Config {
+    pub clusters: Vec<ClusterConfig>,
+}
+
+/// One local cluster to poll.
+#[derive(Debug)]
+pub struct ClusterConfig {
+    /// The `cluster` label. `None` in `--es.url` mode until `GET /` has named the cluster.
+    pub name: Option<String>,
+    /// Base URL, always ending in `/`.
+    pub url: Url,
+    pub auth: Option<Auth>,
+    pub tls: Tls,
+    pub poll_interval: Duration,
+    pub timeout: Duration,
+    pub max_response_bytes: u64,
+}
+
+/// Credentials sent with every request. `Debug` shows no secret.
+#[derive(Debug)]
+pub enum Auth {
+    Basic {
+        username: String,
+        password: SecretString,
+    },
+    /// A ready `Authorization` header value, such as `ApiKey …` or `Bearer …`; marked sensitive.
+    Header(HeaderValue),
+}
+
+/// TLS settings towards the cluster.
+#[derive(Debug, Default)]
+pub struct Tls {
+    /// PEM bundle that replaces the system roots.
+    pub ca_pem: Option<Vec<u8>>,
+    /// Client certificate and private key, concatenated PEM.
+    pub identity_pem: Option<SecretSlice<u8>>,
+    pub insecure_skip_verify: bool,
+}
+
+/// A configuration that cannot be used. The message names the file and the key path.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("failed to read config file {file}: {source}")]
+    Read {
+        file: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{file}: {message}")]
+    Syntax { file: PathBuf, message: String },
+    #[error("{file}: {path}: {message}")]
+    Invalid {
+        file: PathBuf,
+        path: String,
+        message: String,
+    },
+}
+
+// === impl Config ===
+
+impl Config {
+    /// Reads and validates a configuration file.
+    pub fn load(file: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(file).map_err(|source| ConfigError::Read {
+            file: file.to_owned(),
+            source,
+        })?;
+        Self::from_yaml(&text, file)
+    }
+
+    /// Parses and validates YAML; `file` names the source in errors and anchors relative paths.
+    pub fn from_yaml(text: &str, file: &Path) -> Result<Self, ConfigError> {
+        let raw = parse_yaml(text, file)?;
+        let check = Check {
+            file,
+            base: file.parent().unwrap_or(Path::new(".")),
+        };
+        check.config(raw)
+    }
+
+    /// The configuration of `--es.url` mode: one cluster, defaults everywhere, named later.
+    pub fn single(url: &str) -> Result<Self, ConfigError> {
+        let file = Path::new("--es.url");
+        let check = Check {
+            file,
+            base: Path::new("."),
+        };
+        let url = check.url(url, "--es.url")?;
+        Ok(Self {
+            clusters: vec![ClusterConfig {
+                name: None,
+                url,
+                auth: None,
+                tls: Tls::default(),
+                poll_interval: DEFAULT_POLL_INTERVAL,
+                timeout: DEFAULT_TIMEOUT,
+                max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            }],
+        })
+    }
+}
+
+fn parse_yaml(text: &str, file: &Path) -> Result<RawConfig, ConfigError> {
+    let mut failed_at = None;
+    let options = serde_saphyr::options! { with_snippet: false };
+    let parsed = serde_saphyr::with_deserializer_from_str_with_options(text, options, |de| {
+        serde_path_to_error::deserialize(de).map_err(|err| {
+            failed_at = Some(err.path().to_string());
+            err.into_inner()
+        })
+    });
+    parsed.map_err(|err| {
+        let message = err.to_string();
+        match failed_at.filter(|path| path != ".") {
+            Some(path) => ConfigError::Invalid {
+                file: file.to_owned(),
+                path,
+                message,
+            },
+            None => ConfigError::Syntax {
+                file: file.to_owned(),
+                message,
+            },
+        }
+    })
+}
+
+// === the file's shape ===
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    poll_interval: Option<HumanDuration>,
+    timeout: Option<HumanDuration>,
+    max_response_bytes: Option<u64>,
+    clusters: Vec<RawCluster>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCluster {
+    name: String,
+    url: String,
+    basic_auth: Option<RawBasicAuth>,
+    authorization: Option<RawAuthorization>,
+    #[serde(default)]
+    tls_config: RawTls,
+    poll_interval: Option<HumanDuration>,
+    timeout: Option<HumanDuration>,
+    max_response_bytes: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBasicAuth {
+    username: String,
+    password: Option<SecretString>,
+    password_file: Option<PathBuf>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAuthorization {
+    #[serde(rename = "type", default = "default_auth_type")]
+    kind: String,
+    credentials: Option<SecretString>,
+    credentials_file: Option<PathBuf>,
+}
+
+fn default_auth_type() -> String {
+    "Bearer".to_owned()
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawTls {
+    ca_file: Option<PathBuf>,
+    cert_file: Option<PathBuf>,
+    key_file: Option<PathBuf>,
+    #[serde(default)]
+    insecure_skip_verify: bool,
+}
+
+/// A duration written the way Prometheus configurations write them (`15s`, `1m30s`).
+#[derive(Clone, Copy)]
+struct HumanDuration(Duration);
+
+impl<'de> Deserialize<'de> for HumanDuration {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = HumanDuration;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a duration such as \"15s\" or \"1m30s\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<HumanDuration, E> {
+                humantime::parse_duration(text)
+                    .map(HumanDuration)
+                    .map_err(|err| E::custom(format!("invalid duration {text:?}: {err}")))
+            }
+        }
+        deserializer.deserialize_str(Visitor)
+    }
+}
+
+// === validation ===
+
+/// Turns the raw shape into a [`Config`], reporting the first problem with its key path.
+struct Check<'a> {
+    file: &'a Path,
+    /// Relative file names in the config are relative to the config file's folder.
+    base: &'a Path,
+}
+
+impl Check<'_> {
+    fn config(&self, raw: RawConfig) -> Result<Config, ConfigError> {
+        let poll_interval = raw.poll_interval.map_or(DEFAULT_POLL_INTERVAL, |d| d.0);
+        let timeout = raw.timeout.map_or(DEFAULT_TIMEOUT, |d| d.0);
+        let max_response_bytes = raw.max_response_bytes.unwrap_or(DEFAULT_MAX_RESPONSE_BYTES);
+        self.positive(poll_interval, "poll_interval")?;
+        self.positive(timeout, "timeout")?;
+        if max_response_bytes == 0 {
+            return Err(self.invalid("max_response_bytes", "must be greater than 0"));
+        }
+        if raw.clusters.is_empty() {
+            return Err(self.invalid("clusters", "at least one cluster is required"));
+        }
+
+        let mut first_index: HashMap<&str, usize> = HashMap::new();
+        for (index, cluster) in raw.clusters.iter().enumerate() {
+            if let Some(first) = first_index.insert(&cluster.name, index) {
+                return Err(self.invalid(
+                    &format!("clusters[{index}].name"),
+                    format!(
+                        "duplicate cluster name {:?} (also clusters[{first}].name)",
+                        cluster.name
+                    ),
+                ));
+            }
+        }
+
+        let defaults = (poll_interval, timeout, max_response_bytes);
+        let clusters = raw
+            .clusters
+            .into_iter()
+            .enumerate()
+            .map(|(index, cluster)| self.cluster(cluster, &format!("clusters[{index}]"), defaults))
+            .collect::<Result<_, _>>()?;
+        Ok(Config { clusters })
+    }
+
+    fn cluster(
+        &self,
+        raw: RawCluster,
+        at: &str,
+        (poll_interval, timeout, max_response_bytes): (Duration, Duration, u64),
+    ) -> Result<ClusterConfig, ConfigError> {
+        if raw.name.trim().is_empty() {
+            return Err(self.invalid(&format!("{at}.name"), "must not be empty"));
+        }
+        let url = self.url(&raw.url, &format!("{at}.url"))?;
+
+        let cluster_interval = raw.poll_interval.map(|d| d.0);
+        let cluster_timeout = raw.timeout.map(|d| d.0);
+        if let Some(interval) = cluster_interval {
+            self.positive(interval, &format!("{at}.poll_interval"))?;
+        }
+        if let Some(timeout) = cluster_timeout {
+            self.positive(timeout, &format!("{at}.timeout"))?;
+        }
+        let interval = cluster_interval.unwrap_or(poll_interval);
+        let timeout_value = cluster_timeout.unwrap_or(timeout);
+        if timeout_value >= interval {
+            let key = match (cluster_timeout, cluster_interval) {
+                (Some(_), _) => format!("{at}.timeout"),
+                (None, Some(_)) => format!("{at}.poll_interval"),
+                (None, None) => "timeout".to_owned(),
+            };
+            return Err(self.invalid(
+                &key,
+                format!(
+                    "timeout {} must be shorter than poll_interval {}",
+                    humantime::format_duration(timeout_value),
+                    humantime::format_duration(interval)
+                ),
+            ));
+        }
+        let max_response_bytes = raw.max_response_bytes.unwrap_or(max_response_bytes);
+        if max_response_bytes == 0 {
+            return Err(self.invalid(
+                &format!("{at}.max_response_bytes"),
+                "must be greater than 0",
+            ));
+        }
+
+        let auth = match (raw.basic_auth, raw.authorization) {
+            (Some(_), Some(_)) => {
+                return Err(self.invalid(at, "set basic_auth or authorization, not both"));
+            }
+            (Some(basic), None) => Some(self.basic_auth(basic, &format!("{at}.basic_auth"))?),
+            (None, Some(header)) => {
+                Some(self.authorization(header, &format!("{at}.authorization"))?)
+            }
+            (None, None) => None,
+        };
+        let tls = self.tls(raw.tls_config, &format!("{at}.tls_config"))?;
+
+        Ok(ClusterConfig {
+            name: Some(raw.name),
+            url,
+            auth,
+            tls,
+            poll_interval: interval,
+            timeout: timeout_value,
+            max_response_bytes,
+        })
+    }
+
+    fn url(&self, text: &str, at: &str) -> Result<Url, ConfigError> {
+        let mut url = Url::parse(text)
+            .map_err(|err| self.invalid(at, format!("invalid URL {text:?}: {err}")))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(self.invalid(
+                at,
+                format!("scheme must be http or https, not {:?}", url.scheme()),
+            ));
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err(self.invalid(at, "URL has no host"));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            // Never echo the URL here: it holds the credentials.
+            return Err(self.invalid(at, "URL must not hold credentials; use basic_auth"));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(self.invalid(
+                at,
+                format!("URL {text:?} must not have a query or fragment"),
+            ));
+        }
+        if !url.path().ends_with('/') {
+            let path = format!("{}/", url.path());
+            url.set_path(&path);
+        }
+        Ok(url)
+    }
+
+    fn basic_auth(&self, raw: RawBasicAuth, at: &str) -> Result<Auth, ConfigError> {
+        if raw.username.is_empty() {
+            return Err(self.invalid(&format!("{at}.username"), "must not be empty"));
+        }
+        let password = self.secret(raw.password, raw.password_file, at, "password")?;
+        Ok(Auth::Basic {
+            username: raw.username,
+            password,
+        })
+    }
+
+    fn authorization(&self, raw: RawAuthorization, at: &str) -> Result<Auth, ConfigError> {
+        if !matches!(raw.kind.as_str(), "ApiKey" | "Bearer") {
+            return Err(self.invalid(
+                &format!("{at}.type"),
+                format!("must be ApiKey or Bearer, not {:?}", raw.kind),
+            ));
+        }
+        let credentials = self.secret(raw.credentials, raw.credentials_file, at, "credentials")?;
+        let mut value =
+            HeaderValue::try_from(format!("{} {}", raw.kind, credentials.expose_secret()))
+                .map_err(|_| {
+                    self.invalid(
+                        &format!("{at}.credentials"),
+                        "contains characters that an HTTP header cannot carry",
+                    )
+                })?;
+        value.set_sensitive(true);
+        Ok(Auth::Header(value))
+    }
+
+    /// A secret given inline (`key`) or in a file (`key_file`): exactly one of the two.
+    fn secret(
+        &self,
+        inline: Option<SecretString>,
+        file: Option<PathBuf>,
+        at: &str,
+        key: &str,
+    ) -> Result<SecretString, ConfigError> {
+        match (inline, file) {
+            (Some(_), Some(_)) => {
+                Err(self.invalid(at, format!("set {key} or {key}_file, not both")))
+            }
+            (None, None) => Err(self.invalid(at, format!("{key} or {key}_file is required"))),
+            (Some(secret), None) => Ok(secret),
+            (None, Some(file)) => {
+                let at = format!("{at}.{key}_file");
+                let text = self.read_text(&file, &at)?;
+                // Files written with `echo` end in a newline that is not part of the secret.
+                let secret = text.trim();
+                if secret.is_empty() {
+                    return Err(self.invalid(&at, format!("{} is empty", file.display())));
+                }
+                Ok(SecretString::from(secret))
+            }
+        }
+    }
+
+    fn tls(&self, raw: RawTls, at: &str) -> Result<Tls, ConfigError> {
+        let ca_pem = match raw.ca_file {
+            Some(file) => {
+                let at = format!("{at}.ca_file");
+                let pem = self.read(&file, &at)?;
+                match reqwest::Certificate::from_pem_bundle(&pem) {
+                    Ok(certs) if !certs.is_empty() => Some(pem),
+                    _ => {
+                        let message = format!("{} holds no PEM certificate", file.display());
+                        return Err(self.invalid(&at, message));
+                    }
+                }
+            }
+            None => None,
+        };
+        let identity_pem = match (raw.cert_file, raw.key_file) {
+            (Some(cert), Some(key)) => {
+                let mut pem = self.read(&cert, &format!("{at}.cert_file"))?;
+                pem.push(b'\n');
+                pem.extend(self.read(&key, &format!("{at}.key_file"))?);
+                if reqwest::Identity::from_pem(&pem).is_err() {
+                    return Err(self.invalid(
+                        &format!("{at}.cert_file"),
+                        format!(
+                            "{} and {} are not a PEM certificate and private key",
+                            cert.display(),
+                            key.display()
+                        ),
+                    ));
+                }
+                Some(SecretSlice::from(pem))
+            }
+            (Some(_), None) => return Err(self.invalid(at, "cert_file needs key_file")),
+            (None, Some(_)) => return Err(self.invalid(at, "key_file needs cert_file")),
+            (None, None) => None,
+        };
+        Ok(Tls {
+            ca_pem,
+            identity_pem,
+            insecure_skip_verify: raw.insecure_skip_verify,
+        })
+    }
+
+    fn read(&self, file: &Path, at: &str) -> Result<Vec<u8>, ConfigError> {
+        let path = self.base.join(file);
+        std::fs::read(&path)
+            .map_err(|err| self.invalid(at, format!("failed to read {}: {err}", path.display())))
+    }
+
+    fn read_text(&self, file: &Path, at: &str) -> Result<String, ConfigError> {
+        String::from_utf8(self.read(file, at)?)
+            .map_err(|_| self.invalid(at, format!("{} is not UTF-8 text", file.display())))
+    }
+
+    fn positive(&self, duration: Duration, at: &str) -> Result<(), ConfigError> {
+        if duration.is_zero() {
+            return Err(self.invalid(at, "must be greater than 0"));
+        }
+        Ok(())
+    }
+
+    fn invalid(&self, path: &str, message: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            file: self.file.to_owned(),
+            path: path.to_owned(),
+            message: message.into(),
+        }
+    }
+}

@@ -1,0 +1,234 @@
+//! The HTTP client towards one local cluster: requests, limits and error classification.
+
+use std::error::Error as _;
+
+use reqwest::StatusCode;
+use reqwest::header::AUTHORIZATION;
+use secrecy::ExposeSecret;
+use serde::Deserialize;
+
+use crate::config::{Auth, ClusterConfig};
+use crate::remote_info::RemoteInfo;
+use crate::snapshot::{PollError, Reason};
+
+/// A client for one cluster, built once from its configuration.
+#[derive(Debug)]
+pub struct Client {
+    http: reqwest::Client,
+    base: reqwest::Url,
+    auth: Option<Auth>,
+    max_response_bytes: u64,
+}
+
+/// What `GET /` tells about the answering node.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+pub struct Root {
+    pub cluster_name: String,
+    #[serde(default)]
+    pub version: Version,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+pub struct Version {
+    #[serde(default)]
+    pub number: String,
+    /// `opensearch` on OpenSearch; absent on Elasticsearch.
+    #[serde(default)]
+    pub distribution: Option<String>,
+}
+
+/// A client that cannot be built from a configuration that passed validation.
+#[derive(Debug, thiserror::Error)]
+#[error("failed to build the HTTP client for {url}: {source}")]
+pub struct BuildError {
+    url: reqwest::Url,
+    source: reqwest::Error,
+}
+
+// === impl Client ===
+
+impl Client {
+    pub fn new(config: &ClusterConfig) -> Result<Self, BuildError> {
+        let mut builder = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .connect_timeout(config.timeout)
+            // A redirect would carry credentials to wherever it points; report it instead.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("es-remote-exporter/", env!("CARGO_PKG_VERSION")));
+        let fail = |source| BuildError {
+            url: config.url.clone(),
+            source,
+        };
+        if let Some(pem) = &config.tls.ca_pem {
+            let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(fail)?;
+            builder = builder.tls_certs_only(certs);
+        }
+        if let Some(pem) = &config.tls.identity_pem {
+            builder =
+                builder.identity(reqwest::Identity::from_pem(pem.expose_secret()).map_err(fail)?);
+        }
+        if config.tls.insecure_skip_verify {
+            builder = builder.tls_danger_accept_invalid_certs(true);
+        }
+        Ok(Self {
+            http: builder.build().map_err(fail)?,
+            base: config.url.clone(),
+            auth: config.auth.as_ref().map(clone_auth),
+            max_response_bytes: config.max_response_bytes,
+        })
+    }
+
+    /// `GET /_remote/info`, parsed.
+    pub async fn remote_info(&self) -> Result<RemoteInfo, PollError> {
+        let body = self.get("_remote/info").await?;
+        RemoteInfo::from_slice(&body).map_err(|err| PollError::new(Reason::Decode, err.to_string()))
+    }
+
+    /// `GET /`, for the cluster name and version.
+    pub async fn root(&self) -> Result<Root, PollError> {
+        let body = self.get("").await?;
+        serde_json::from_slice(&body)
+            .map_err(|err| PollError::new(Reason::Decode, format!("failed to decode GET /: {err}")))
+    }
+
+    /// Sends a GET and returns the body of a 200 answer, read up to the size limit.
+    async fn get(&self, path: &str) -> Result<Vec<u8>, PollError> {
+        let url = self
+            .base
+            .join(path)
+            .expect("a relative path joins any base URL");
+        let mut request = self.http.get(url);
+        request = match &self.auth {
+            Some(Auth::Basic { username, password }) => {
+                request.basic_auth(username, Some(password.expose_secret()))
+            }
+            Some(Auth::Header(value)) => request.header(AUTHORIZATION, value.clone()),
+            None => request,
+        };
+        let mut response = request.send().await.map_err(|err| classify(&err))?;
+
+        let status = response.status();
+        if let Some(length) = response.content_length()
+            && length > self.max_response_bytes
+        {
+            return Err(too_large(self.max_response_bytes));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|err| classify(&err))? {
+            if (body.len() + chunk.len()) as u64 > self.max_response_bytes {
+                return Err(too_large(self.max_response_bytes));
+            }
+            body.extend_from_slice(&chunk);
+        }
+
+        if status != StatusCode::OK {
+            return Err(status_error(status, &body));
+        }
+        Ok(body)
+    }
+}
+
+fn clone_auth(auth: &Auth) -> Auth {
+    match auth {
+        Auth::Basic { username, password } => Auth::Basic {
+            username: username.clone(),
+            password: password.clone(),
+        },
+        Auth::Header(value) => Auth::Header(value.clone()),
+    }
+}
+
+fn too_large(limit: u64) -> PollError {
+    PollError::new(
+        Reason::TooLarge,
+        format!("response body is larger than {limit} bytes"),
+    )
+}
+
+// === error classification ===
+
+/// Classifies a non-200 answer by its status alone. When the body happens to be an
+/// Elasticsearch error object its `type` is added to the detail; a body is never required.
+fn status_error(status: StatusCode, body: &[u8]) -> PollError {
+    let reason = match status {
+        StatusCode::UNAUTHORIZED => Reason::Unauthorized,
+        StatusCode::FORBIDDEN => Reason::Forbidden,
+        StatusCode::BAD_REQUEST => Reason::BadRequest,
+        _ => Reason::HttpError,
+    };
+    let mut detail = format!("HTTP {status}");
+    if let Some(kind) = error_type(body) {
+        detail.push_str(&format!(" ({kind})"));
+    }
+    PollError::new(reason, detail)
+}
+
+/// The `error.type` of an Elasticsearch error body, when it is one.
+fn error_type(body: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Envelope {
+        error: ErrorObject,
+    }
+    #[derive(Deserialize)]
+    struct ErrorObject {
+        #[serde(rename = "type")]
+        kind: String,
+    }
+    let envelope: Envelope = serde_json::from_slice(body).ok()?;
+    let kind = envelope.error.kind;
+    // The type is a snake_case exception name; anything else is not worth repeating.
+    let plain = kind.len() <= 100 && kind.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    plain.then_some(kind)
+}
+
+/// Classifies a transport failure: timeout, TLS, connect, or a broken body.
+fn classify(err: &reqwest::Error) -> PollError {
+    let reason = if err.is_timeout() {
+        Reason::Timeout
+    } else if is_tls(err) {
+        Reason::Tls
+    } else if err.is_connect() {
+        Reason::Connect
+    } else if err.is_body() || err.is_decode() {
+        Reason::Decode
+    } else {
+        Reason::Connect
+    };
+    PollError::new(reason, describe(err))
+}
+
+/// True when a TLS handshake or certificate check is anywhere in the error's causes.
+fn is_tls(err: &reqwest::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = err.source();
+    while let Some(current) = source {
+        if current.is::<rustls::Error>() {
+            return true;
+        }
+        // NB: `io::Error::source` skips the error it wraps, so look inside by hand.
+        if let Some(io) = current.downcast_ref::<std::io::Error>()
+            && io
+                .get_ref()
+                .is_some_and(|inner| inner.is::<rustls::Error>())
+        {
+            return true;
+        }
+        source = current.source();
+    }
+    false
+}
+
+/// The error and its causes on one line. reqwest never puts credentials in its messages, and
+/// the URL it names carries none (validation rejects URLs with user info).
+fn describe(err: &reqwest::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}

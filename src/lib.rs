@@ -1,0 +1,160 @@
+//! es-remote-exporter: polls `GET /_remote/info` on Elasticsearch and OpenSearch clusters and
+//! serves each remote's connection state as Prometheus metrics.
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod config;
+pub mod es;
+pub mod log;
+pub mod metrics;
+pub mod poll;
+pub mod remote_info;
+pub mod server;
+pub mod snapshot;
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use crate::cli::Args;
+use crate::config::Config;
+use crate::es::Client;
+use crate::poll::Poller;
+use crate::snapshot::State;
+
+/// The version stamp of this build.
+pub struct BuildInfo {
+    pub version: &'static str,
+    pub revision: &'static str,
+    pub rustc_version: &'static str,
+}
+
+pub fn build_info() -> BuildInfo {
+    BuildInfo {
+        version: env!("CARGO_PKG_VERSION"),
+        revision: env!("ES_REMOTE_EXPORTER_REVISION"),
+        rustc_version: env!("ES_REMOTE_EXPORTER_RUSTC_VERSION"),
+    }
+}
+
+/// Runs the exporter until SIGINT or SIGTERM. Logging must already be set up.
+pub async fn run(args: Args) -> ExitCode {
+    let config = match load_config(&args) {
+        Ok(config) => config,
+        Err(err) => {
+            tracing::error!(error = %err, "invalid configuration");
+            return ExitCode::FAILURE;
+        }
+    };
+    if args.config_check {
+        println!(
+            "{}: configuration is valid ({} clusters)",
+            config_source(&args),
+            config.clusters.len()
+        );
+        return ExitCode::SUCCESS;
+    }
+
+    let mut pollers = Vec::with_capacity(config.clusters.len());
+    let names = config.clusters.iter().map(|cluster| {
+        cluster
+            .name
+            .clone()
+            .unwrap_or_else(|| poll::provisional_name(cluster))
+    });
+    let state = Arc::new(State::new(names));
+    for (index, cluster) in config.clusters.iter().enumerate() {
+        let client = match Client::new(cluster) {
+            Ok(client) => client,
+            Err(err) => {
+                tracing::error!(error = %err, "failed to set up a cluster");
+                return ExitCode::FAILURE;
+            }
+        };
+        pollers.push(Poller::new(index, cluster, client, state.clone()));
+    }
+
+    let listener = match bind(&args.listen_address).await {
+        Ok(listener) => listener,
+        Err(err) => {
+            tracing::error!(address = %args.listen_address, error = %err, "failed to listen");
+            return ExitCode::FAILURE;
+        }
+    };
+    let address = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let _pollers = poll::spawn_all(pollers);
+
+    let shared = Arc::new(server::Shared {
+        metrics: metrics::Metrics::new(state.clone()),
+        state,
+        telemetry_path: args.telemetry_path.clone(),
+    });
+    tracing::info!(
+        address = %address,
+        telemetry_path = %args.telemetry_path,
+        clusters = config.clusters.len(),
+        version = env!("CARGO_PKG_VERSION"),
+        "listening"
+    );
+    let served = axum::serve(listener, server::router(shared))
+        .with_graceful_shutdown(shutdown_signal())
+        .await;
+    match served {
+        Ok(()) => {
+            tracing::info!("stopped");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "HTTP server failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load_config(args: &Args) -> Result<Config, config::ConfigError> {
+    match &args.config_file {
+        Some(file) => Config::load(file),
+        None => Config::single(&args.es_url),
+    }
+}
+
+fn config_source(args: &Args) -> String {
+    args.config_file
+        .as_ref()
+        .map_or_else(|| "--es.url".to_owned(), |f| f.display().to_string())
+}
+
+/// Binds the listen address; `:PORT` means every interface, as in Go exporters.
+async fn bind(address: &str) -> std::io::Result<tokio::net::TcpListener> {
+    if let Some(port) = address.strip_prefix(':') {
+        let port: u16 = port
+            .parse()
+            .map_err(|_| std::io::Error::other(format!("invalid port in {address:?}")))?;
+        // Dual-stack where the host has IPv6, IPv4 only where it does not.
+        return match tokio::net::TcpListener::bind(SocketAddr::from(([0u16; 8], port))).await {
+            Ok(listener) => Ok(listener),
+            Err(_) => tokio::net::TcpListener::bind(SocketAddr::from(([0u8; 4], port))).await,
+        };
+    }
+    tokio::net::TcpListener::bind(address).await
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .expect("a SIGTERM handler can be installed");
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+    tracing::info!("shutting down");
+}

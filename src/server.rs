@@ -1,0 +1,83 @@
+//! The HTTP endpoints: metrics, liveness, readiness and a landing page.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State as Extract;
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+
+use crate::metrics::Metrics;
+use crate::snapshot::State;
+
+/// What the handlers share.
+pub struct Shared {
+    pub state: Arc<State>,
+    pub metrics: Metrics,
+    pub telemetry_path: String,
+}
+
+pub fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route(&shared.telemetry_path, get(metrics))
+        .route("/-/healthy", get(healthy))
+        .route("/-/ready", get(ready))
+        .route("/", get(landing))
+        .with_state(shared)
+}
+
+async fn metrics(Extract(shared): Extract<Arc<Shared>>) -> Response {
+    let body = shared.metrics.render();
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response()
+}
+
+async fn healthy() -> &'static str {
+    "Healthy\n"
+}
+
+/// Ready once every cluster has finished its first poll, successful or not, so that the first
+/// scrape never sees a cluster without its outcome.
+async fn ready(Extract(shared): Extract<Arc<Shared>>) -> Response {
+    if shared.state.all_polled() {
+        (StatusCode::OK, "Ready\n").into_response()
+    } else {
+        let waiting = shared
+            .state
+            .snapshots()
+            .iter()
+            .filter(|snapshot| snapshot.last_poll.is_none())
+            .count();
+        let text = format!("Not ready: {waiting} cluster(s) not polled yet\n");
+        (StatusCode::SERVICE_UNAVAILABLE, text).into_response()
+    }
+}
+
+async fn landing(Extract(shared): Extract<Arc<Shared>>) -> Html<String> {
+    let path = html_escape(&shared.telemetry_path);
+    Html(format!(
+        "<!DOCTYPE html>\n<html><head><title>es-remote-exporter</title></head><body>\n\
+         <h1>es-remote-exporter</h1>\n\
+         <p>Prometheus exporter for Elasticsearch and OpenSearch remote cluster connections, \
+         version {version}.</p>\n<ul>\n\
+         <li><a href=\"{path}\">Metrics</a></li>\n\
+         <li><a href=\"/-/healthy\">Liveness</a></li>\n\
+         <li><a href=\"/-/ready\">Readiness</a></li>\n\
+         </ul>\n</body></html>\n",
+        version = env!("CARGO_PKG_VERSION"),
+    ))
+}
+
+fn html_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
