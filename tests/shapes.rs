@@ -1,0 +1,360 @@
+//! Every known `_remote/info` shape, rendered through the collector and compared with the
+//! exposition lines it must produce.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use es_remote_exporter::metrics::StateCollector;
+use es_remote_exporter::remote_info::RemoteInfo;
+use es_remote_exporter::snapshot::{LastPoll, PollError, Reason, State};
+use prometheus::{Encoder, Registry, TextEncoder};
+
+/// Renders the collector after the given poll outcomes of one cluster named `local`.
+fn render(outcomes: Vec<Result<RemoteInfo, PollError>>) -> String {
+    let state = Arc::new(State::new(["local".to_owned()]));
+    for (n, outcome) in outcomes.into_iter().enumerate() {
+        let poll = LastPoll {
+            finished: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000 + 15 * n as u64),
+            duration: Duration::from_millis(125),
+            outcome: outcome.map(Arc::new),
+        };
+        state.set(0, state.get(0).after_poll(poll));
+    }
+    let registry = Registry::new();
+    registry
+        .register(Box::new(StateCollector::new(state)))
+        .unwrap();
+    let mut text = Vec::new();
+    TextEncoder::new()
+        .encode(&registry.gather(), &mut text)
+        .unwrap();
+    String::from_utf8(text).unwrap()
+}
+
+fn fixture(name: &str) -> RemoteInfo {
+    let path = format!(
+        "{}/tests/fixtures/shapes/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    RemoteInfo::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// The sample lines that carry a `remote_cluster` label, sorted.
+fn remote_lines(text: &str) -> Vec<&str> {
+    let mut lines: Vec<_> = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && l.contains("remote_cluster="))
+        .collect();
+    lines.sort_unstable();
+    lines
+}
+
+fn sorted<'a>(mut lines: Vec<&'a str>) -> Vec<&'a str> {
+    lines.sort_unstable();
+    lines
+}
+
+#[test]
+fn elasticsearch_6_0_has_no_skip_unavailable() {
+    let text = render(vec![Ok(fixture("es-6.0.json"))]);
+    assert_eq!(
+        remote_lines(&text),
+        sorted(vec![
+            r#"es_remote_connected{cluster="local",remote_cluster="es-a"} 1"#,
+            r#"es_remote_nodes_connected{cluster="local",remote_cluster="es-a"} 1"#,
+            r#"es_remote_max_connections{cluster="local",remote_cluster="es-a"} 3"#,
+            r#"es_remote_seeds{cluster="local",remote_cluster="es-a"} 1"#,
+            r#"es_remote_initial_connect_timeout_seconds{cluster="local",remote_cluster="es-a"} 30"#,
+            r#"es_remote_info{cluster="local",remote_cluster="es-a",mode="sniff",proxy_address="",server_name="",credentials="none"} 1"#,
+        ])
+    );
+}
+
+#[test]
+fn elasticsearch_6_8_with_http_addresses_and_an_emptied_disconnected_remote() {
+    let text = render(vec![Ok(fixture("es-6.8.json"))]);
+    assert_eq!(
+        remote_lines(&text),
+        sorted(vec![
+            r#"es_remote_connected{cluster="local",remote_cluster="es-a"} 1"#,
+            r#"es_remote_nodes_connected{cluster="local",remote_cluster="es-a"} 2"#,
+            r#"es_remote_max_connections{cluster="local",remote_cluster="es-a"} 3"#,
+            r#"es_remote_seeds{cluster="local",remote_cluster="es-a"} 2"#,
+            r#"es_remote_skip_unavailable{cluster="local",remote_cluster="es-a"} 0"#,
+            r#"es_remote_initial_connect_timeout_seconds{cluster="local",remote_cluster="es-a"} 30"#,
+            r#"es_remote_info{cluster="local",remote_cluster="es-a",mode="sniff",proxy_address="",server_name="",credentials="none"} 1"#,
+            r#"es_remote_connected{cluster="local",remote_cluster="es-b"} 0"#,
+            r#"es_remote_nodes_connected{cluster="local",remote_cluster="es-b"} 0"#,
+            r#"es_remote_max_connections{cluster="local",remote_cluster="es-b"} 3"#,
+            r#"es_remote_seeds{cluster="local",remote_cluster="es-b"} 0"#,
+            r#"es_remote_skip_unavailable{cluster="local",remote_cluster="es-b"} 1"#,
+            r#"es_remote_initial_connect_timeout_seconds{cluster="local",remote_cluster="es-b"} 30"#,
+            r#"es_remote_info{cluster="local",remote_cluster="es-b",mode="sniff",proxy_address="",server_name="",credentials="none"} 1"#,
+        ])
+    );
+}
+
+#[test]
+fn elasticsearch_7_4_without_mode_is_sniff_with_a_fractional_timeout() {
+    let text = render(vec![Ok(fixture("es-7.4.json"))]);
+    assert_eq!(
+        remote_lines(&text),
+        sorted(vec![
+            r#"es_remote_connected{cluster="local",remote_cluster="es-a"} 1"#,
+            r#"es_remote_nodes_connected{cluster="local",remote_cluster="es-a"} 3"#,
+            r#"es_remote_max_connections{cluster="local",remote_cluster="es-a"} 3"#,
+            r#"es_remote_seeds{cluster="local",remote_cluster="es-a"} 3"#,
+            r#"es_remote_skip_unavailable{cluster="local",remote_cluster="es-a"} 0"#,
+            r#"es_remote_initial_connect_timeout_seconds{cluster="local",remote_cluster="es-a"} 90"#,
+            r#"es_remote_info{cluster="local",remote_cluster="es-a",mode="sniff",proxy_address="",server_name="",credentials="none"} 1"#,
+        ])
+    );
+}
+
+#[test]
+fn elasticsearch_7_6_proxy_key_names_map_to_the_proxy_gauges() {
+    let text = render(vec![Ok(fixture("es-7.6.json"))]);
+    assert_eq!(
+        remote_lines(&text),
+        sorted(vec![
+            r#"es_remote_connected{cluster="local",remote_cluster="es-a"} 1"#,
+            r#"es_remote_nodes_connected{cluster="local",remote_cluster="es-a"} 1"#,
+            r#"es_remote_max_connections{cluster="local",remote_cluster="es-a"} 3"#,
+            r#"es_remote_seeds{cluster="local",remote_cluster="es-a"} 1"#,
+            r#"es_remote_skip_unavailable{cluster="local",remote_cluster="es-a"} 0"#,
+            r#"es_remote_initial_connect_timeout_seconds{cluster="local",remote_cluster="es-a"} 30"#,
+            r#"es_remote_info{cluster="local",remote_cluster="es-a",mode="sniff",proxy_address="",server_name="",credentials="none"} 1"#,
+            r#"es_remote_connected{cluster="local",remote_cluster="es-b"} 1"#,
+            r#"es_remote_proxy_sockets_connected{cluster="local",remote_cluster="es-b"} 18"#,
+            r#"es_remote_max_proxy_sockets{cluster="local",remote_cluster="es-b"} 18"#,
+            r#"es_remote_skip_unavailable{cluster="local",remote_cluster="es-b"} 1"#,
+            r#"es_remote_initial_connect_timeout_seconds{cluster="local",remote_cluster="es-b"} 30"#,
+            r#"es_remote_info{cluster="local",remote_cluster="es-b",mode="proxy",proxy_address="10.0.0.30:9300",server_name="",credentials="none"} 1"#,
+        ])
+    );
+}
+
+#[test]
+fn elasticsearch_8_15_credentials_and_server_name_reach_the_info_series() {
+    let text = render(vec![Ok(fixture("es-8.15.json"))]);
+    assert_eq!(
+        remote_lines(&text),
+        sorted(vec![
+            r#"es_remote_connected{cluster="local",remote_cluster="es-a"} 1"#,
+            r#"es_remote_nodes_connected{cluster="local",remote_cluster="es-a"} 1"#,
+            r#"es_remote_max_connections{cluster="local",remote_cluster="es-a"} 3"#,
+            r#"es_remote_seeds{cluster="local",remote_cluster="es-a"} 1"#,
+            r#"es_remote_skip_unavailable{cluster="local",remote_cluster="es-a"} 1"#,
+            r#"es_remote_initial_connect_timeout_seconds{cluster="local",remote_cluster="es-a"} 30"#,
+            r#"es_remote_info{cluster="local",remote_cluster="es-a",mode="sniff",proxy_address="",server_name="",credentials="configured"} 1"#,
+            r#"es_remote_connected{cluster="local",remote_cluster="es-b"} 1"#,
+            r#"es_remote_proxy_sockets_connected{cluster="local",remote_cluster="es-b"} 9"#,
+            r#"es_remote_max_proxy_sockets{cluster="local",remote_cluster="es-b"} 18"#,
+            r#"es_remote_skip_unavailable{cluster="local",remote_cluster="es-b"} 1"#,
+            r#"es_remote_initial_connect_timeout_seconds{cluster="local",remote_cluster="es-b"} 0.5"#,
+            r#"es_remote_info{cluster="local",remote_cluster="es-b",mode="proxy",proxy_address="10.0.0.30:9443",server_name="es-b.internal",credentials="configured"} 1"#,
+        ])
+    );
+}
+
+#[test]
+fn opensearch_2_sniff_and_proxy() {
+    let text = render(vec![Ok(fixture("opensearch-2.json"))]);
+    assert_eq!(
+        remote_lines(&text),
+        sorted(vec![
+            r#"es_remote_connected{cluster="local",remote_cluster="os-a"} 1"#,
+            r#"es_remote_nodes_connected{cluster="local",remote_cluster="os-a"} 1"#,
+            r#"es_remote_max_connections{cluster="local",remote_cluster="os-a"} 3"#,
+            r#"es_remote_seeds{cluster="local",remote_cluster="os-a"} 1"#,
+            r#"es_remote_skip_unavailable{cluster="local",remote_cluster="os-a"} 0"#,
+            r#"es_remote_initial_connect_timeout_seconds{cluster="local",remote_cluster="os-a"} 30"#,
+            r#"es_remote_info{cluster="local",remote_cluster="os-a",mode="sniff",proxy_address="",server_name="",credentials="none"} 1"#,
+            r#"es_remote_connected{cluster="local",remote_cluster="os-b"} 1"#,
+            r#"es_remote_proxy_sockets_connected{cluster="local",remote_cluster="os-b"} 18"#,
+            r#"es_remote_max_proxy_sockets{cluster="local",remote_cluster="os-b"} 18"#,
+            r#"es_remote_skip_unavailable{cluster="local",remote_cluster="os-b"} 0"#,
+            r#"es_remote_initial_connect_timeout_seconds{cluster="local",remote_cluster="os-b"} 30"#,
+            r#"es_remote_info{cluster="local",remote_cluster="os-b",mode="proxy",proxy_address="10.0.0.30:9300",server_name="",credentials="none"} 1"#,
+        ])
+    );
+}
+
+#[test]
+fn unknown_mode_exports_connected_and_info_only() {
+    let text = render(vec![Ok(fixture("unknown-mode.json"))]);
+    assert_eq!(
+        remote_lines(&text),
+        sorted(vec![
+            r#"es_remote_connected{cluster="local",remote_cluster="es-a"} 1"#,
+            r#"es_remote_info{cluster="local",remote_cluster="es-a",mode="http",proxy_address="",server_name="",credentials="none"} 1"#,
+        ])
+    );
+}
+
+#[test]
+fn aliases_are_escaped_label_values() {
+    let text = render(vec![Ok(fixture("odd-aliases.json"))]);
+    let connected: Vec<_> = remote_lines(&text)
+        .into_iter()
+        .filter(|l| l.starts_with("es_remote_connected"))
+        .collect();
+    assert_eq!(
+        connected,
+        sorted(vec![
+            r#"es_remote_connected{cluster="local",remote_cluster="back\\slash"} 0"#,
+            "es_remote_connected{cluster=\"local\",remote_cluster=\"münchen-östra\"} 1",
+            r#"es_remote_connected{cluster="local",remote_cluster="new\nline"} 1"#,
+            r#"es_remote_connected{cluster="local",remote_cluster="quo\"te"} 1"#,
+        ])
+    );
+}
+
+#[test]
+fn a_successful_poll_renders_every_cluster_series_exactly() {
+    let text = render(vec![Ok(fixture("es-7.17.json"))]);
+    let expected = r#"# HELP es_remote_clusters Remote clusters in the last successful _remote/info response.
+# TYPE es_remote_clusters gauge
+es_remote_clusters{cluster="local"} 2
+# HELP es_remote_connected 1 if the answering node held at least one open connection to the remote at the last poll. A node's passive view: Elasticsearch does not reconnect until traffic needs the remote.
+# TYPE es_remote_connected gauge
+es_remote_connected{cluster="local",remote_cluster="es-a"} 1
+es_remote_connected{cluster="local",remote_cluster="es-b"} 0
+# HELP es_remote_info Always 1: the remote's mode, proxy address, server name and whether cluster credentials are configured, at the last poll.
+# TYPE es_remote_info gauge
+es_remote_info{cluster="local",remote_cluster="es-a",mode="sniff",proxy_address="",server_name="",credentials="none"} 1
+es_remote_info{cluster="local",remote_cluster="es-b",mode="proxy",proxy_address="10.0.0.30:9300",server_name="",credentials="none"} 1
+# HELP es_remote_initial_connect_timeout_seconds The node's initial_connect_timeout for remotes at the last poll (-1: no timeout).
+# TYPE es_remote_initial_connect_timeout_seconds gauge
+es_remote_initial_connect_timeout_seconds{cluster="local",remote_cluster="es-a"} 30
+es_remote_initial_connect_timeout_seconds{cluster="local",remote_cluster="es-b"} 30
+# HELP es_remote_last_scrape_success_timestamp_seconds Unix time at which the last successful poll ended (0 if none).
+# TYPE es_remote_last_scrape_success_timestamp_seconds gauge
+es_remote_last_scrape_success_timestamp_seconds{cluster="local"} 1700000000
+# HELP es_remote_last_scrape_timestamp_seconds Unix time at which the last poll ended (0 before the first).
+# TYPE es_remote_last_scrape_timestamp_seconds gauge
+es_remote_last_scrape_timestamp_seconds{cluster="local"} 1700000000
+# HELP es_remote_max_connections Sniff mode: maximum gateway nodes per remote (max_connections_per_cluster) at the last poll.
+# TYPE es_remote_max_connections gauge
+es_remote_max_connections{cluster="local",remote_cluster="es-a"} 3
+# HELP es_remote_max_proxy_sockets Proxy mode: maximum sockets to the proxy address at the last poll.
+# TYPE es_remote_max_proxy_sockets gauge
+es_remote_max_proxy_sockets{cluster="local",remote_cluster="es-b"} 18
+# HELP es_remote_nodes_connected Sniff mode: gateway nodes of the remote the answering node was connected to at the last poll.
+# TYPE es_remote_nodes_connected gauge
+es_remote_nodes_connected{cluster="local",remote_cluster="es-a"} 2
+# HELP es_remote_proxy_sockets_connected Proxy mode: open sockets of the answering node to the proxy address at the last poll.
+# TYPE es_remote_proxy_sockets_connected gauge
+es_remote_proxy_sockets_connected{cluster="local",remote_cluster="es-b"} 0
+# HELP es_remote_scrape_duration_seconds Duration of the last poll of the cluster.
+# TYPE es_remote_scrape_duration_seconds gauge
+es_remote_scrape_duration_seconds{cluster="local"} 0.125
+# HELP es_remote_scrape_errors_total Failed polls of the cluster, by reason.
+# TYPE es_remote_scrape_errors_total counter
+es_remote_scrape_errors_total{cluster="local",reason="bad_request"} 0
+es_remote_scrape_errors_total{cluster="local",reason="connect"} 0
+es_remote_scrape_errors_total{cluster="local",reason="decode"} 0
+es_remote_scrape_errors_total{cluster="local",reason="forbidden"} 0
+es_remote_scrape_errors_total{cluster="local",reason="http_error"} 0
+es_remote_scrape_errors_total{cluster="local",reason="timeout"} 0
+es_remote_scrape_errors_total{cluster="local",reason="tls"} 0
+es_remote_scrape_errors_total{cluster="local",reason="too_large"} 0
+es_remote_scrape_errors_total{cluster="local",reason="unauthorized"} 0
+# HELP es_remote_scrapes_total Polls of the cluster attempted.
+# TYPE es_remote_scrapes_total counter
+es_remote_scrapes_total{cluster="local"} 1
+# HELP es_remote_seeds Sniff mode: number of seeds configured for the remote at the last poll.
+# TYPE es_remote_seeds gauge
+es_remote_seeds{cluster="local",remote_cluster="es-a"} 2
+# HELP es_remote_skip_unavailable 1 if searches skip the remote when it is unavailable, 0 if they fail, at the last poll.
+# TYPE es_remote_skip_unavailable gauge
+es_remote_skip_unavailable{cluster="local",remote_cluster="es-a"} 0
+es_remote_skip_unavailable{cluster="local",remote_cluster="es-b"} 0
+# HELP es_remote_up 1 if the last poll of _remote/info got HTTP 200 with a JSON object, else 0.
+# TYPE es_remote_up gauge
+es_remote_up{cluster="local"} 1
+"#;
+    let without_build_info: String = text
+        .lines()
+        .filter(|l| !l.contains("es_remote_build_info"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(without_build_info, expected);
+    let build = es_remote_exporter::build_info();
+    let build_line = format!(
+        "es_remote_build_info{{version=\"{}\",revision=\"{}\",rustc_version=\"{}\"}} 1",
+        env!("CARGO_PKG_VERSION"),
+        build.revision,
+        build.rustc_version
+    );
+    assert!(text.lines().any(|l| l == build_line), "{text}");
+}
+
+#[test]
+fn a_cluster_before_its_first_poll_has_cluster_series_only() {
+    let text = render(vec![]);
+    for line in [
+        r#"es_remote_up{cluster="local"} 0"#,
+        r#"es_remote_scrapes_total{cluster="local"} 0"#,
+        r#"es_remote_scrape_duration_seconds{cluster="local"} 0"#,
+        r#"es_remote_last_scrape_timestamp_seconds{cluster="local"} 0"#,
+        r#"es_remote_last_scrape_success_timestamp_seconds{cluster="local"} 0"#,
+        r#"es_remote_clusters{cluster="local"} 0"#,
+        r#"es_remote_scrape_errors_total{cluster="local",reason="timeout"} 0"#,
+    ] {
+        assert!(text.lines().any(|l| l == line), "missing {line}\n{text}");
+    }
+    assert_eq!(remote_lines(&text), Vec::<&str>::new());
+}
+
+#[test]
+fn a_failed_poll_drops_every_remote_series_and_counts_its_reason() {
+    let failed = PollError {
+        reason: Reason::Forbidden,
+        detail: "HTTP 403".into(),
+    };
+    let text = render(vec![Ok(fixture("es-7.17.json")), Err(failed)]);
+    assert_eq!(remote_lines(&text), Vec::<&str>::new());
+    for line in [
+        r#"es_remote_up{cluster="local"} 0"#,
+        r#"es_remote_scrapes_total{cluster="local"} 2"#,
+        r#"es_remote_scrape_errors_total{cluster="local",reason="forbidden"} 1"#,
+        r#"es_remote_scrape_errors_total{cluster="local",reason="unauthorized"} 0"#,
+        r#"es_remote_last_scrape_timestamp_seconds{cluster="local"} 1700000015"#,
+        r#"es_remote_last_scrape_success_timestamp_seconds{cluster="local"} 1700000000"#,
+        r#"es_remote_clusters{cluster="local"} 2"#,
+    ] {
+        assert!(text.lines().any(|l| l == line), "missing {line}\n{text}");
+    }
+}
+
+#[test]
+fn a_vanished_remote_leaves_no_series() {
+    let mut one_left = fixture("es-7.17.json");
+    one_left.remotes.retain(|r| r.alias == "es-a");
+    let text = render(vec![Ok(fixture("es-7.17.json")), Ok(one_left)]);
+    assert!(
+        remote_lines(&text)
+            .iter()
+            .all(|l| l.contains(r#"remote_cluster="es-a""#))
+    );
+    assert_eq!(remote_lines(&text).len(), 7);
+    assert!(
+        text.lines()
+            .any(|l| l == r#"es_remote_clusters{cluster="local"} 1"#)
+    );
+}
+
+#[test]
+fn an_empty_answer_is_success_with_zero_remotes() {
+    let text = render(vec![Ok(fixture("empty.json"))]);
+    assert!(
+        text.lines()
+            .any(|l| l == r#"es_remote_up{cluster="local"} 1"#)
+    );
+    assert!(
+        text.lines()
+            .any(|l| l == r#"es_remote_clusters{cluster="local"} 0"#)
+    );
+    assert_eq!(remote_lines(&text), Vec::<&str>::new());
+}
