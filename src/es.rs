@@ -199,20 +199,20 @@ fn classify(err: &reqwest::Error) -> PollError {
 
 /// True when a TLS handshake or certificate check is anywhere in the error's causes.
 fn is_tls(err: &reqwest::Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = err.source();
-    while let Some(current) = source {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = err.source();
+    while let Some(current) = cause {
         if current.is::<rustls::Error>() {
             return true;
         }
-        // NB: `io::Error::source` skips the error it wraps, so look inside by hand.
-        if let Some(io) = current.downcast_ref::<std::io::Error>()
-            && io
-                .get_ref()
-                .is_some_and(|inner| inner.is::<rustls::Error>())
+        // NB: `io::Error::source` skips the error it wraps (and io errors nest), so step into
+        // the wrapped error by hand.
+        cause = match current
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
         {
-            return true;
-        }
-        source = current.source();
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => current.source(),
+        };
     }
     false
 }

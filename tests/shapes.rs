@@ -49,7 +49,7 @@ fn remote_lines(text: &str) -> Vec<&str> {
     lines
 }
 
-fn sorted<'a>(mut lines: Vec<&'a str>) -> Vec<&'a str> {
+fn sorted(mut lines: Vec<&str>) -> Vec<&str> {
     lines.sort_unstable();
     lines
 }
