@@ -48,7 +48,7 @@ pub async fn run(args: Args) -> ExitCode {
     };
     if args.config_check {
         println!(
-            "{}: configuration is valid ({} clusters)",
+            "{}: configuration is valid ({} cluster(s))",
             config_source(&args),
             config.clusters.len()
         );

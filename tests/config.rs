@@ -1,0 +1,196 @@
+//! Configuration errors name the file, the key path and the problem; a valid file loads.
+
+use std::path::Path;
+use std::process::Command;
+
+use es_remote_exporter::config::Config;
+
+fn error_of(yaml: &str) -> String {
+    Config::from_yaml(yaml, Path::new("/etc/es-remote-exporter/config.yml"))
+        .map(|_| ())
+        .expect_err("the configuration must be rejected")
+        .to_string()
+}
+
+const FILE: &str = "/etc/es-remote-exporter/config.yml";
+
+#[test]
+fn unknown_keys_are_rejected_with_their_path() {
+    let message =
+        error_of("clusters:\n  - name: a\n    url: http://127.0.0.1:9200\n    colour: blue\n");
+    assert!(
+        message.starts_with(&format!(
+            "{FILE}: clusters[0].colour: unknown field `colour`"
+        )),
+        "{message}"
+    );
+    let message = error_of("poll_intervall: 1m\nclusters: []\n");
+    assert!(
+        message.starts_with(&format!("{FILE}: poll_intervall: unknown field")),
+        "{message}"
+    );
+}
+
+#[test]
+fn each_invalid_value_is_named_by_its_key_path() {
+    let cases = [
+        (
+            "clusters:\n  - {name: a, url: http://127.0.0.1:9200}\n  - {name: a, url: http://127.0.0.1:9201}\n",
+            "clusters[1].name: duplicate cluster name \"a\" (also clusters[0].name)",
+        ),
+        (
+            "clusters: []\n",
+            "clusters: at least one cluster is required",
+        ),
+        (
+            "clusters:\n  - {name: a, url: not-a-url}\n",
+            "clusters[0].url: invalid URL \"not-a-url\": relative URL without a base",
+        ),
+        (
+            "clusters:\n  - {name: a, url: \"ftp://127.0.0.1\"}\n",
+            "clusters[0].url: scheme must be http or https, not \"ftp\"",
+        ),
+        (
+            "clusters:\n  - {name: a, url: \"http://monitor:hunter2@127.0.0.1:9200\"}\n",
+            "clusters[0].url: URL must not hold credentials; use basic_auth",
+        ),
+        (
+            "clusters:\n  - {name: a, url: \"http://127.0.0.1:9200/?pretty\"}\n",
+            "clusters[0].url: URL \"http://127.0.0.1:9200/?pretty\" must not have a query or fragment",
+        ),
+        (
+            "timeout: 20s\nclusters:\n  - {name: a, url: http://127.0.0.1:9200}\n",
+            "timeout: timeout 20s must be shorter than poll_interval 15s",
+        ),
+        (
+            "clusters:\n  - {name: a, url: http://127.0.0.1:9200, poll_interval: 5s}\n",
+            "clusters[0].poll_interval: timeout 10s must be shorter than poll_interval 5s",
+        ),
+        (
+            "clusters:\n  - {name: a, url: http://127.0.0.1:9200, timeout: 15s}\n",
+            "clusters[0].timeout: timeout 15s must be shorter than poll_interval 15s",
+        ),
+        (
+            "poll_interval: 0s\nclusters: []\n",
+            "poll_interval: must be greater than 0",
+        ),
+        (
+            "clusters:\n  - {name: \" \", url: http://127.0.0.1:9200}\n",
+            "clusters[0].name: must not be empty",
+        ),
+        (
+            "clusters:\n  - name: a\n    url: http://127.0.0.1:9200\n    basic_auth: {username: u}\n",
+            "clusters[0].basic_auth: password or password_file is required",
+        ),
+        (
+            "clusters:\n  - name: a\n    url: http://127.0.0.1:9200\n    basic_auth: {username: u, password: p, password_file: /run/p}\n",
+            "clusters[0].basic_auth: set password or password_file, not both",
+        ),
+        (
+            "clusters:\n  - name: a\n    url: http://127.0.0.1:9200\n    basic_auth: {username: u, password_file: /nonexistent/es-a}\n",
+            "clusters[0].basic_auth.password_file: failed to read /nonexistent/es-a: No such file or directory (os error 2)",
+        ),
+        (
+            "clusters:\n  - name: a\n    url: http://127.0.0.1:9200\n    authorization: {type: Token, credentials: x}\n",
+            "clusters[0].authorization.type: must be ApiKey or Bearer, not \"Token\"",
+        ),
+        (
+            "clusters:\n  - name: a\n    url: http://127.0.0.1:9200\n    authorization: {type: ApiKey, credentials: \"a\\nb\"}\n",
+            "clusters[0].authorization.credentials: contains characters that an HTTP header cannot carry",
+        ),
+        (
+            "clusters:\n  - name: a\n    url: http://127.0.0.1:9200\n    basic_auth: {username: u, password: p}\n    authorization: {credentials: t}\n",
+            "clusters[0]: set basic_auth or authorization, not both",
+        ),
+        (
+            "clusters:\n  - name: a\n    url: http://127.0.0.1:9200\n    tls_config: {cert_file: /etc/es/client.pem}\n",
+            "clusters[0].tls_config: cert_file needs key_file",
+        ),
+        (
+            "max_response_bytes: 0\nclusters: []\n",
+            "max_response_bytes: must be greater than 0",
+        ),
+    ];
+    for (yaml, expected) in cases {
+        assert_eq!(error_of(yaml), format!("{FILE}: {expected}"), "{yaml}");
+    }
+}
+
+#[test]
+fn type_and_syntax_errors_name_the_position() {
+    let message =
+        error_of("clusters:\n  - {name: a, url: http://127.0.0.1:9200, poll_interval: fast}\n");
+    assert!(
+        message.starts_with(&format!(
+            "{FILE}: clusters[0].poll_interval: invalid duration \"fast\""
+        )),
+        "{message}"
+    );
+    let message = error_of("clusters: [\n");
+    assert!(message.contains("line 1"), "{message}");
+    assert!(message.starts_with(FILE), "{message}");
+}
+
+#[test]
+fn files_are_read_relative_to_the_config_file_and_secrets_stay_hidden() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("es-a.password"), "hunter2\n").unwrap();
+    let yaml = "poll_interval: 30s\ntimeout: 5s\nclusters:\n  - name: es-a\n    url: https://127.0.0.1:9200/es\n    basic_auth: {username: monitor, password_file: es-a.password}\n    timeout: 2s\n";
+    let config = Config::from_yaml(yaml, &dir.path().join("config.yml")).unwrap();
+    let cluster = &config.clusters[0];
+    assert_eq!(cluster.name.as_deref(), Some("es-a"));
+    assert_eq!(cluster.url.as_str(), "https://127.0.0.1:9200/es/");
+    assert_eq!(cluster.poll_interval, std::time::Duration::from_secs(30));
+    assert_eq!(cluster.timeout, std::time::Duration::from_secs(2));
+    assert_eq!(cluster.max_response_bytes, 16 * 1024 * 1024);
+    let debug = format!("{config:?}");
+    assert!(!debug.contains("hunter2"), "{debug}");
+}
+
+#[test]
+fn config_check_exits_0_for_a_valid_file_and_1_for_an_invalid_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.yml");
+    std::fs::write(
+        &good,
+        "clusters:\n  - {name: es-a, url: http://127.0.0.1:9200}\n",
+    )
+    .unwrap();
+    let bad = dir.path().join("bad.yml");
+    std::fs::write(
+        &bad,
+        "clusters:\n  - {name: es-a, url: http://127.0.0.1:9200, colour: 1}\n",
+    )
+    .unwrap();
+    let binary = env!("CARGO_BIN_EXE_es-remote-exporter");
+
+    let output = Command::new(binary)
+        .args(["--config.check", "--config.file"])
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        format!(
+            "{}: configuration is valid (1 cluster(s))\n",
+            good.display()
+        )
+    );
+
+    let output = Command::new(binary)
+        .args(["--config.check", "--config.file"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "{}: clusters[0].colour: unknown field `colour`",
+            bad.display()
+        )),
+        "{stderr}"
+    );
+    assert!(output.stdout.is_empty());
+}
