@@ -33,6 +33,43 @@ pub struct ClusterConfig {
     pub poll_interval: Duration,
     pub timeout: Duration,
     pub max_response_bytes: u64,
+    /// The remotes that should be there. `None` when the key is absent: health checking still
+    /// judges the remotes that are there, but exports no health series for the cluster.
+    pub expected_remotes: Option<Vec<ExpectedRemote>>,
+    /// Which nodes answer `_remote/info`.
+    pub nodes: Nodes,
+    /// An active reachability probe, run after each poll.
+    pub probe: Option<Probe>,
+}
+
+/// A remote that should be configured and connected, with optional minimums.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExpectedRemote {
+    pub name: String,
+    /// Sniff mode: fewer connected gateway nodes is `degraded`.
+    pub min_nodes: Option<u64>,
+    /// Proxy mode: fewer open sockets is `degraded`.
+    pub min_sockets: Option<u64>,
+    /// A different live value is `degraded`.
+    pub skip_unavailable: Option<bool>,
+}
+
+/// The nodes whose `_remote/info` counts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Nodes {
+    /// Only the node behind the configured URL.
+    #[default]
+    Url,
+    /// Every node with the `remote_cluster_client` role, each at its own HTTP address.
+    All,
+}
+
+/// An active probe of the remotes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Probe {
+    /// `GET /_resolve/cluster` (Elasticsearch 8.18+).
+    ResolveCluster,
 }
 
 /// Credentials sent with every request. `Debug` shows no secret.
@@ -113,6 +150,9 @@ impl Config {
                 poll_interval: DEFAULT_POLL_INTERVAL,
                 timeout: DEFAULT_TIMEOUT,
                 max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+                expected_remotes: None,
+                nodes: Nodes::Url,
+                probe: None,
             }],
         })
     }
@@ -166,6 +206,25 @@ struct RawCluster {
     poll_interval: Option<HumanDuration>,
     timeout: Option<HumanDuration>,
     max_response_bytes: Option<u64>,
+    expected_remotes: Option<Vec<RawExpectedRemote>>,
+    nodes: Option<RawNodes>,
+    probe: Option<Probe>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawExpectedRemote {
+    name: String,
+    min_nodes: Option<u64>,
+    min_sockets: Option<u64>,
+    skip_unavailable: Option<bool>,
+}
+
+/// `nodes:` accepts only `all`; leaving it out means the configured URL alone.
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum RawNodes {
+    All,
 }
 
 #[derive(Deserialize)]
@@ -322,6 +381,12 @@ impl Check<'_> {
             (None, None) => None,
         };
         let tls = self.tls(raw.tls_config, &format!("{at}.tls_config"))?;
+        let expected_remotes = match raw.expected_remotes {
+            Some(remotes) => {
+                Some(self.expected_remotes(remotes, &format!("{at}.expected_remotes"))?)
+            }
+            None => None,
+        };
 
         Ok(ClusterConfig {
             name: Some(raw.name),
@@ -331,7 +396,55 @@ impl Check<'_> {
             poll_interval: interval,
             timeout: timeout_value,
             max_response_bytes,
+            expected_remotes,
+            nodes: match raw.nodes {
+                Some(RawNodes::All) => Nodes::All,
+                None => Nodes::Url,
+            },
+            probe: raw.probe,
         })
+    }
+
+    fn expected_remotes(
+        &self,
+        raw: Vec<RawExpectedRemote>,
+        at: &str,
+    ) -> Result<Vec<ExpectedRemote>, ConfigError> {
+        let mut first_index: HashMap<String, usize> = HashMap::new();
+        let mut remotes = Vec::with_capacity(raw.len());
+        for (index, remote) in raw.into_iter().enumerate() {
+            let at = format!("{at}[{index}]");
+            if remote.name.is_empty() {
+                return Err(self.invalid(&format!("{at}.name"), "must not be empty"));
+            }
+            if let Some(first) = first_index.insert(remote.name.clone(), index) {
+                return Err(self.invalid(
+                    &format!("{at}.name"),
+                    format!(
+                        "duplicate remote name {:?} (also expected_remotes[{first}].name)",
+                        remote.name
+                    ),
+                ));
+            }
+            for (key, value) in [
+                ("min_nodes", remote.min_nodes),
+                ("min_sockets", remote.min_sockets),
+            ] {
+                if value == Some(0) {
+                    return Err(self.invalid(
+                        &format!("{at}.{key}"),
+                        "must be at least 1; leave it out for no minimum",
+                    ));
+                }
+            }
+            remotes.push(ExpectedRemote {
+                name: remote.name,
+                min_nodes: remote.min_nodes,
+                min_sockets: remote.min_sockets,
+                skip_unavailable: remote.skip_unavailable,
+            });
+        }
+        Ok(remotes)
     }
 
     fn url(&self, text: &str, at: &str) -> Result<Url, ConfigError> {
