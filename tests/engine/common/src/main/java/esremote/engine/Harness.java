@@ -321,7 +321,7 @@ public final class Harness {
             }
             // A parent that went away before READY must not leave two nodes behind.
             if (!ready) {
-                log("stdin closed before READY; exiting");
+                answer("FAILED stdin closed before READY");
                 System.exit(1);
             }
             commands.add(Optional.empty());
