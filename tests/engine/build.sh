@@ -20,7 +20,8 @@ if [[ ${#flavours[@]} -eq 0 ]]; then
 fi
 
 modules=$(IFS=,; echo "${flavours[*]}")
-mvn -q -B -Dstyle.color=never -f "$here/pom.xml" -pl "$modules" -am ${mvn_args[@]+"${mvn_args[@]}"} package
+# Maven's own output goes to stderr, so that stdout holds only the classpath lines below.
+mvn -q -B -Dstyle.color=never -f "$here/pom.xml" -pl "$modules" -am ${mvn_args[@]+"${mvn_args[@]}"} package >&2
 
 for flavour in "${flavours[@]}"; do
     echo "$flavour classpath: $here/$flavour/target/classes:$here/$flavour/target/lib/*"
