@@ -358,3 +358,86 @@ fn an_empty_answer_is_success_with_zero_remotes() {
     );
     assert_eq!(remote_lines(&text), Vec::<&str>::new());
 }
+
+/// The lines a real engine's answer gives for B's two remotes, with the state the engine
+/// reported: `connected` and the open node and socket counts.
+fn real_engine_lines(port: &str, sniff_nodes: u64, proxy_sockets: u64) -> Vec<String> {
+    let sniff = u8::from(sniff_nodes > 0);
+    let proxy = u8::from(proxy_sockets > 0);
+    let mut lines = vec![
+        format!(r#"es_remote_connected{{cluster="local",remote_cluster="a_sniff"}} {sniff}"#),
+        format!(r#"es_remote_nodes_connected{{cluster="local",remote_cluster="a_sniff"}} {sniff_nodes}"#),
+        r#"es_remote_max_connections{cluster="local",remote_cluster="a_sniff"} 3"#.to_owned(),
+        r#"es_remote_seeds{cluster="local",remote_cluster="a_sniff"} 1"#.to_owned(),
+        r#"es_remote_skip_unavailable{cluster="local",remote_cluster="a_sniff"} 0"#.to_owned(),
+        r#"es_remote_initial_connect_timeout_seconds{cluster="local",remote_cluster="a_sniff"} 30"#.to_owned(),
+        r#"es_remote_info{cluster="local",remote_cluster="a_sniff",mode="sniff",proxy_address="",server_name="",credentials="none"} 1"#.to_owned(),
+        format!(r#"es_remote_connected{{cluster="local",remote_cluster="a_proxy"}} {proxy}"#),
+        format!(r#"es_remote_proxy_sockets_connected{{cluster="local",remote_cluster="a_proxy"}} {proxy_sockets}"#),
+        r#"es_remote_max_proxy_sockets{cluster="local",remote_cluster="a_proxy"} 18"#.to_owned(),
+        r#"es_remote_skip_unavailable{cluster="local",remote_cluster="a_proxy"} 1"#.to_owned(),
+        r#"es_remote_initial_connect_timeout_seconds{cluster="local",remote_cluster="a_proxy"} 30"#.to_owned(),
+        format!(r#"es_remote_info{{cluster="local",remote_cluster="a_proxy",mode="proxy",proxy_address="127.0.0.1:{port}",server_name="",credentials="none"}} 1"#),
+    ];
+    lines.sort_unstable();
+    lines
+}
+
+/// Bodies recorded from OpenSearch 2.19.6 and Elasticsearch 7.17.29 (tests/engine): connected,
+/// after A stopped, after A restarted (still disconnected: no traffic yet), after a
+/// cross-cluster search, and after `a_proxy` was removed.
+#[test]
+fn real_engine_answers_give_the_engine_state_exactly() {
+    for (engine, port) in [
+        ("opensearch-2.19", "23847"),
+        ("elasticsearch-7.17", "29873"),
+    ] {
+        let render_real =
+            |name: &str| render(vec![Ok(fixture(&format!("../real/{engine}/{name}.json")))]);
+        for (name, nodes, sockets) in [
+            ("connected", 1, 18),
+            ("disconnected", 0, 0),
+            ("after_restart", 0, 0),
+            ("after_ccs", 1, 18),
+        ] {
+            let text = render_real(name);
+            assert_eq!(
+                remote_lines(&text),
+                real_engine_lines(port, nodes, sockets),
+                "{engine}/{name}"
+            );
+        }
+        let text = render_real("one_removed");
+        let sniff_only: Vec<String> = real_engine_lines(port, 1, 18)
+            .into_iter()
+            .filter(|l| l.contains(r#"remote_cluster="a_sniff""#))
+            .collect();
+        assert_eq!(remote_lines(&text), sniff_only, "{engine}/one_removed");
+        assert!(
+            text.lines()
+                .any(|l| l == r#"es_remote_clusters{cluster="local"} 1"#)
+        );
+    }
+}
+
+#[test]
+fn real_engine_root_answers_name_the_cluster_and_version() {
+    let root = |engine: &str| -> es_remote_exporter::es::Root {
+        let path = format!(
+            "{}/tests/fixtures/real/{engine}/root.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+    };
+    let opensearch = root("opensearch-2.19");
+    assert_eq!(opensearch.cluster_name, "cluster-b");
+    assert_eq!(opensearch.version.number, "2.19.6");
+    assert_eq!(
+        opensearch.version.distribution.as_deref(),
+        Some("opensearch")
+    );
+    let elasticsearch = root("elasticsearch-7.17");
+    assert_eq!(elasticsearch.cluster_name, "cluster-b");
+    assert_eq!(elasticsearch.version.number, "7.17.29");
+    assert_eq!(elasticsearch.version.distribution, None);
+}
