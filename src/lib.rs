@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod config;
 pub mod es;
+pub mod health;
 pub mod log;
 pub mod metrics;
 pub mod poll;
@@ -56,13 +57,7 @@ pub async fn run(args: Args) -> ExitCode {
     }
 
     let mut pollers = Vec::with_capacity(config.clusters.len());
-    let names = config.clusters.iter().map(|cluster| {
-        cluster
-            .name
-            .clone()
-            .unwrap_or_else(|| poll::provisional_name(cluster))
-    });
-    let state = Arc::new(State::new(names));
+    let state = Arc::new(state_for(&config));
     for (index, cluster) in config.clusters.iter().enumerate() {
         let client = match Client::new(cluster) {
             Ok(client) => client,
@@ -112,6 +107,17 @@ pub async fn run(args: Args) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The initial state of every configured cluster, unnamed ones labelled by host and port.
+fn state_for(config: &Config) -> State {
+    State::expecting(config.clusters.iter().map(|cluster| {
+        let name = cluster
+            .name
+            .clone()
+            .unwrap_or_else(|| poll::provisional_name(cluster));
+        (name, health::Expectations::from_config(cluster))
+    }))
 }
 
 fn load_config(args: &Args) -> Result<Config, config::ConfigError> {

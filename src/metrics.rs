@@ -7,6 +7,7 @@ use prometheus::core::{Collector, Desc};
 use prometheus::proto::{Counter, Gauge, LabelPair, Metric, MetricFamily, MetricType};
 use prometheus::{Encoder, Registry, TextEncoder};
 
+use crate::health::Verdict;
 use crate::remote_info::{Mode, Remote};
 use crate::snapshot::{ClusterSnapshot, Reason, State};
 
@@ -132,13 +133,53 @@ const INFO: Spec = gauge(
     ],
 );
 
+// Health checker. The per-remote series exist only for clusters whose configuration sets
+// `expected_remotes` (even to `[]`), so that enabling nothing adds nothing; `node_connected`
+// and `reachable` exist only with `nodes: all` and `probe`.
+const CONFIGURED: Spec = gauge(
+    "es_remote_configured",
+    "1 if the remote is in the last successful _remote/info answer, 0 if it is expected \
+     (expected_remotes) but missing.",
+    REMOTE,
+);
+const HEALTH: Spec = gauge(
+    "es_remote_health",
+    "The remote's verdict: 1 for its state (ok, degraded, down, unknown), 0 for the others. \
+     Judged at the last poll; unknown while the cluster cannot be polled.",
+    &["cluster", "remote_cluster", "state"],
+);
+const DISCONNECTS: Spec = counter(
+    "es_remote_disconnects_total",
+    "Changes from connected to not connected seen between successful polls, since the exporter \
+     started or the remote reappeared. A disconnect shorter than the poll interval goes unseen.",
+    REMOTE,
+);
+const LAST_CONNECTED: Spec = gauge(
+    "es_remote_last_connected_timestamp_seconds",
+    "Unix time of the last poll that saw the remote connected (0 if none since the exporter \
+     started or the remote reappeared).",
+    REMOTE,
+);
+const NODE_CONNECTED: Spec = gauge(
+    "es_remote_node_connected",
+    "With nodes: all: 1 if that node held a connection to the remote at the last poll, 0 if not \
+     or if the remote is not configured on that node.",
+    &["cluster", "remote_cluster", "node"],
+);
+const REACHABLE: Spec = gauge(
+    "es_remote_reachable",
+    "With probe: resolve_cluster: `connected` from the last GET /_resolve/cluster, which \
+     actively contacts the remote (and so triggers a reconnect).",
+    REMOTE,
+);
+
 const BUILD_INFO: Spec = gauge(
     "es_remote_build_info",
     "Always 1: the exporter's version, git revision and the rustc that built it.",
     &["version", "revision", "rustc_version"],
 );
 
-const SPECS: [&Spec; 17] = [
+const SPECS: [&Spec; 23] = [
     &UP,
     &DURATION,
     &POLLS,
@@ -155,6 +196,12 @@ const SPECS: [&Spec; 17] = [
     &SKIP,
     &CONNECT_TIMEOUT,
     &INFO,
+    &CONFIGURED,
+    &HEALTH,
+    &DISCONNECTS,
+    &LAST_CONNECTED,
+    &NODE_CONNECTED,
+    &REACHABLE,
     &BUILD_INFO,
 ];
 
@@ -280,6 +327,51 @@ impl Families {
             for remote in &info.remotes {
                 self.remote(cluster, remote);
             }
+        }
+        self.health(snapshot);
+    }
+
+    /// The health checker's series: verdicts and history, judged when the snapshot was built.
+    fn health(&mut self, snapshot: &ClusterSnapshot) {
+        let cluster = snapshot.name.as_str();
+        let up = snapshot.remote_info().is_some();
+        if snapshot.expect.export {
+            // After a failed poll the health holds only the expected remotes, as unknown: the
+            // one exception to "no per-remote series while the cluster cannot be polled".
+            for remote in &snapshot.health.remotes {
+                for state in Verdict::ALL {
+                    let value = f64::from(u8::from(remote.state == state));
+                    self.add(&HEALTH, &[cluster, &remote.alias, state.as_str()], value);
+                }
+                if up {
+                    let present = f64::from(u8::from(remote.present));
+                    self.add(&CONFIGURED, &[cluster, &remote.alias], present);
+                }
+            }
+            if up {
+                for (alias, history) in &snapshot.history {
+                    let labels = [cluster, alias.as_str()];
+                    self.add(&DISCONNECTS, &labels, history.disconnects as f64);
+                    let last = history.last_connected.map_or(0.0, unix_seconds);
+                    self.add(&LAST_CONNECTED, &labels, last);
+                }
+            }
+        }
+        if !up {
+            return;
+        }
+        for remote in &snapshot.health.remotes {
+            for (node, connected) in &remote.nodes {
+                let value = f64::from(u8::from(*connected));
+                self.add(&NODE_CONNECTED, &[cluster, &remote.alias, node], value);
+            }
+        }
+        for (alias, reachable) in snapshot.reachable.iter().flatten() {
+            self.add(
+                &REACHABLE,
+                &[cluster, alias],
+                f64::from(u8::from(*reachable)),
+            );
         }
     }
 

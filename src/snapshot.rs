@@ -1,11 +1,13 @@
 //! What one poll of one cluster left behind: immutable snapshots, replaced whole by each poll.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
 
+use crate::health::{ClusterHealth, Expectations, Round};
 use crate::remote_info::RemoteInfo;
 
 /// Why a poll failed: a closed set, each exported as a `reason` label value.
@@ -43,6 +45,57 @@ pub struct ClusterSnapshot {
     pub last_success: Option<SystemTime>,
     /// Remotes in the last successful answer.
     pub last_success_remotes: usize,
+    /// What the configuration expects; the same in every snapshot of the cluster.
+    pub expect: Arc<Expectations>,
+    /// The verdicts of the last poll.
+    pub health: ClusterHealth,
+    /// Per alias in the last successful answer: what earlier polls saw.
+    pub history: BTreeMap<String, RemoteHistory>,
+    /// With `nodes: all`: what the nodes answered in the last round.
+    pub nodes: Option<NodeRound>,
+    /// With `probe: resolve_cluster`: each remote's `connected` from the last probe.
+    pub reachable: Option<BTreeMap<String, bool>>,
+    /// Remarks for `/health`, such as a probe the cluster is too old for.
+    pub notes: Vec<String>,
+}
+
+/// What earlier polls saw of one remote. Carried from snapshot to snapshot while the alias is
+/// in the successful answers (failed polls carry it unchanged); dropped when the alias leaves
+/// an answer, so a remote that comes back starts from zero.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RemoteHistory {
+    /// Connected-to-disconnected transitions between successful polls.
+    pub disconnects: u64,
+    /// End of the last poll that saw the remote connected.
+    pub last_connected: Option<SystemTime>,
+    /// `connected` at the last successful poll that carried it.
+    pub connected: Option<bool>,
+}
+
+/// With `nodes: all`: the nodes found by discovery and each one's own `_remote/info` answer.
+#[derive(Clone, Debug, Default)]
+pub struct NodeRound {
+    /// Why discovery failed; the nodes are then empty and verdicts use the configured URL.
+    pub discovery: Option<PollError>,
+    pub nodes: Vec<NodeAnswer>,
+}
+
+/// One node's answer.
+#[derive(Clone, Debug)]
+pub struct NodeAnswer {
+    /// The `node` label: the node's name.
+    pub name: String,
+    /// `host:port` of its HTTP publish address.
+    pub address: String,
+    pub outcome: Result<Arc<RemoteInfo>, PollError>,
+}
+
+/// What a poll round found besides the configured URL's answer.
+#[derive(Clone, Debug, Default)]
+pub struct Observations {
+    pub nodes: Option<NodeRound>,
+    pub reachable: Option<BTreeMap<String, bool>>,
+    pub notes: Vec<String>,
 }
 
 /// The outcome of the most recent poll.
@@ -125,8 +178,13 @@ impl std::error::Error for PollError {}
 // === impl ClusterSnapshot ===
 
 impl ClusterSnapshot {
-    /// The state of a cluster that has not been polled yet.
+    /// The state of a cluster that has not been polled yet and expects nothing.
     pub fn new(name: impl Into<String>) -> Self {
+        Self::expecting(name, Expectations::default())
+    }
+
+    /// The state of a cluster that has not been polled yet.
+    pub fn expecting(name: impl Into<String>, expect: Expectations) -> Self {
         Self {
             name: name.into(),
             polls: 0,
@@ -134,20 +192,42 @@ impl ClusterSnapshot {
             last_poll: None,
             last_success: None,
             last_success_remotes: 0,
+            health: ClusterHealth::not_polled(&expect),
+            expect: Arc::new(expect),
+            history: BTreeMap::new(),
+            nodes: None,
+            reachable: None,
+            notes: Vec::new(),
         }
     }
 
-    /// The snapshot that follows this one once a poll has finished.
+    /// The snapshot that follows this one once a poll of the configured URL has finished.
     pub fn after_poll(&self, poll: LastPoll) -> Self {
+        self.after_round(poll, Observations::default())
+    }
+
+    /// The snapshot that follows this one once a whole poll round has finished: counters,
+    /// history and verdicts are worked out here, once, not at scrape time.
+    pub fn after_round(&self, poll: LastPoll, seen: Observations) -> Self {
         let mut next = self.clone();
         next.polls += 1;
         match &poll.outcome {
             Ok(info) => {
                 next.last_success = Some(poll.finished);
                 next.last_success_remotes = info.remotes.len();
+                next.history = carry_history(&self.history, info, poll.finished);
             }
             Err(error) => next.errors[error.reason.index()] += 1,
         }
+        let round = Round {
+            at: poll.finished,
+            outcome: poll.outcome.as_ref().map(|info| &**info),
+            nodes: seen.nodes.as_ref().map(|round| round.nodes.as_slice()),
+        };
+        next.health = ClusterHealth::judge(&self.expect, round, &self.health);
+        next.nodes = seen.nodes;
+        next.reachable = seen.reachable;
+        next.notes = seen.notes;
         next.last_poll = Some(poll);
         next
     }
@@ -170,13 +250,47 @@ impl ClusterSnapshot {
     }
 }
 
+/// The history of every alias in `info`, continued from `previous`.
+fn carry_history(
+    previous: &BTreeMap<String, RemoteHistory>,
+    info: &RemoteInfo,
+    at: SystemTime,
+) -> BTreeMap<String, RemoteHistory> {
+    info.remotes
+        .iter()
+        .map(|remote| {
+            let mut history = previous.get(&remote.alias).cloned().unwrap_or_default();
+            if history.connected == Some(true) && remote.connected == Some(false) {
+                history.disconnects += 1;
+            }
+            if remote.connected == Some(true) {
+                history.last_connected = Some(at);
+            }
+            if remote.connected.is_some() {
+                history.connected = remote.connected;
+            }
+            (remote.alias.clone(), history)
+        })
+        .collect()
+}
+
 // === impl State ===
 
 impl State {
+    /// Clusters that expect nothing of their remotes.
     pub fn new(names: impl IntoIterator<Item = String>) -> Self {
-        let clusters = names
+        Self::expecting(
+            names
+                .into_iter()
+                .map(|name| (name, Expectations::default())),
+        )
+    }
+
+    /// Clusters with what each expects of its remotes.
+    pub fn expecting(clusters: impl IntoIterator<Item = (String, Expectations)>) -> Self {
+        let clusters = clusters
             .into_iter()
-            .map(|name| ArcSwap::from_pointee(ClusterSnapshot::new(name)))
+            .map(|(name, expect)| ArcSwap::from_pointee(ClusterSnapshot::expecting(name, expect)))
             .collect();
         Self { clusters }
     }

@@ -1,0 +1,558 @@
+//! Health verdicts per remote, per cluster and overall, judged once per poll.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use crate::config::{ClusterConfig, ExpectedRemote};
+use crate::remote_info::{Mode, Remote, RemoteInfo};
+use crate::snapshot::{ClusterSnapshot, NodeAnswer, PollError};
+
+/// A verdict. Each maps to the exit code of `check`, the convention of monitoring plugins.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Ok,
+    Degraded,
+    Down,
+    Unknown,
+}
+
+/// What a cluster's configuration expects of its remotes; kept in every snapshot.
+#[derive(Clone, Debug, Default)]
+pub struct Expectations {
+    /// Export the health series for the cluster: `expected_remotes` is set, even to `[]`.
+    pub export: bool,
+    pub remotes: Vec<ExpectedRemote>,
+}
+
+/// The verdicts of one cluster after a poll.
+#[derive(Clone, Debug)]
+pub struct ClusterHealth {
+    pub state: Verdict,
+    /// A sentence for people.
+    pub why: String,
+    /// When the cluster entered this state, as far as this process has seen; `None` before
+    /// the first poll.
+    pub since: Option<SystemTime>,
+    /// Remotes in the last successful answer plus expected remotes missing from it, sorted by
+    /// alias. After a failed poll, only the expected remotes (as `unknown`).
+    pub remotes: Vec<RemoteHealth>,
+}
+
+/// The verdict on one remote.
+#[derive(Clone, Debug)]
+pub struct RemoteHealth {
+    pub alias: String,
+    pub state: Verdict,
+    pub why: String,
+    pub since: Option<SystemTime>,
+    pub expected: bool,
+    /// The alias is in the last successful answer.
+    pub present: bool,
+    pub mode: Option<String>,
+    /// Open gateway nodes (sniff) or sockets (proxy), over the maximum when known: `2/3`.
+    pub connections: Option<String>,
+    /// With `nodes: all`: whether each answering node is connected, by node name.
+    pub nodes: BTreeMap<String, bool>,
+}
+
+/// What one poll round saw, as the judge needs it.
+pub struct Round<'a> {
+    pub at: SystemTime,
+    pub outcome: Result<&'a RemoteInfo, &'a PollError>,
+    /// With `nodes: all`: every discovered node's own answer.
+    pub nodes: Option<&'a [NodeAnswer]>,
+}
+
+// === impl Verdict ===
+
+impl Verdict {
+    pub const ALL: [Verdict; 4] = [
+        Verdict::Ok,
+        Verdict::Degraded,
+        Verdict::Down,
+        Verdict::Unknown,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Ok => "ok",
+            Verdict::Degraded => "degraded",
+            Verdict::Down => "down",
+            Verdict::Unknown => "unknown",
+        }
+    }
+
+    /// Severity, from best to worst: ok, degraded, unknown, down. A remote known to be down
+    /// outranks one that could not be seen; not seeing a remote outranks a known degradation,
+    /// because the unseen one may be down.
+    fn severity(self) -> u8 {
+        match self {
+            Verdict::Ok => 0,
+            Verdict::Degraded => 1,
+            Verdict::Unknown => 2,
+            Verdict::Down => 3,
+        }
+    }
+
+    /// The worse of two verdicts.
+    pub fn worst(self, other: Verdict) -> Verdict {
+        if other.severity() > self.severity() {
+            other
+        } else {
+            self
+        }
+    }
+
+    /// The exit code of `check`: 0 ok, 1 degraded, 2 down, 3 unknown.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Verdict::Ok => 0,
+            Verdict::Degraded => 1,
+            Verdict::Down => 2,
+            Verdict::Unknown => 3,
+        }
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+// === impl Expectations ===
+
+impl Expectations {
+    pub fn from_config(config: &ClusterConfig) -> Self {
+        Self {
+            export: config.expected_remotes.is_some(),
+            remotes: config.expected_remotes.clone().unwrap_or_default(),
+        }
+    }
+
+    fn get(&self, alias: &str) -> Option<&ExpectedRemote> {
+        self.remotes.iter().find(|remote| remote.name == alias)
+    }
+}
+
+// === impl ClusterHealth ===
+
+impl ClusterHealth {
+    /// Before the first poll: the cluster and its expected remotes are `unknown`.
+    pub fn not_polled(expect: &Expectations) -> Self {
+        let why = "not polled yet";
+        Self {
+            state: Verdict::Unknown,
+            why: why.to_owned(),
+            since: None,
+            remotes: expect
+                .remotes
+                .iter()
+                .map(|remote| RemoteHealth::unseen(&remote.name, Verdict::Unknown, why))
+                .collect(),
+        }
+    }
+
+    /// Judges a poll round. `previous` supplies the `since` of states that did not change.
+    pub fn judge(expect: &Expectations, round: Round<'_>, previous: &ClusterHealth) -> Self {
+        let mut next = match round.outcome {
+            Ok(info) => judge_answer(expect, info, round.nodes),
+            Err(error) => {
+                let why = format!("the cluster could not be polled ({})", error.reason);
+                Self {
+                    state: Verdict::Unknown,
+                    why: format!("poll failed: {error}"),
+                    since: None,
+                    remotes: expect
+                        .remotes
+                        .iter()
+                        .map(|remote| RemoteHealth::unseen(&remote.name, Verdict::Unknown, &why))
+                        .collect(),
+                }
+            }
+        };
+
+        next.since = match previous.state == next.state {
+            true => previous.since.or(Some(round.at)),
+            false => Some(round.at),
+        };
+        for remote in &mut next.remotes {
+            let before = previous.remotes.iter().find(|r| r.alias == remote.alias);
+            remote.since = match before {
+                Some(before) if before.state == remote.state => before.since.or(Some(round.at)),
+                _ => Some(round.at),
+            };
+        }
+        next
+    }
+}
+
+fn judge_answer(
+    expect: &Expectations,
+    info: &RemoteInfo,
+    nodes: Option<&[NodeAnswer]>,
+) -> ClusterHealth {
+    let mut remotes: Vec<RemoteHealth> = info
+        .remotes
+        .iter()
+        .map(|remote| judge_remote(remote, expect.get(&remote.alias), nodes))
+        .collect();
+    for expected in &expect.remotes {
+        if !remotes.iter().any(|r| r.alias == expected.name) {
+            remotes.push(RemoteHealth::unseen(
+                &expected.name,
+                Verdict::Down,
+                "expected, but not in the _remote/info answer",
+            ));
+        }
+    }
+    remotes.sort_by(|a, b| a.alias.cmp(&b.alias));
+
+    let state = remotes
+        .iter()
+        .fold(Verdict::Ok, |worst, remote| worst.worst(remote.state));
+    let why = summary(&remotes);
+    ClusterHealth {
+        state,
+        why,
+        since: None,
+        remotes,
+    }
+}
+
+/// `3 remotes ok`, or the count of each state that is not ok: `1 down, 1 degraded of 3 remotes`.
+fn summary(remotes: &[RemoteHealth]) -> String {
+    if remotes.is_empty() {
+        return "the answer lists no remotes".to_owned();
+    }
+    let total = remotes.len();
+    let plural = if total == 1 { "remote" } else { "remotes" };
+    let counts: Vec<String> = [Verdict::Down, Verdict::Unknown, Verdict::Degraded]
+        .into_iter()
+        .filter_map(|state| {
+            let n = remotes.iter().filter(|r| r.state == state).count();
+            (n > 0).then(|| format!("{n} {state}"))
+        })
+        .collect();
+    if counts.is_empty() {
+        format!("{total} {plural} ok")
+    } else {
+        format!("{} of {total} {plural}", counts.join(", "))
+    }
+}
+
+// === impl RemoteHealth ===
+
+impl RemoteHealth {
+    /// An expected remote that no answer described.
+    fn unseen(alias: &str, state: Verdict, why: &str) -> Self {
+        Self {
+            alias: alias.to_owned(),
+            state,
+            why: why.to_owned(),
+            since: None,
+            expected: true,
+            present: false,
+            mode: None,
+            connections: None,
+            nodes: BTreeMap::new(),
+        }
+    }
+}
+
+/// The verdict on a remote in the answer: connectivity first, then minimums and drift.
+fn judge_remote(
+    remote: &Remote,
+    expected: Option<&ExpectedRemote>,
+    nodes: Option<&[NodeAnswer]>,
+) -> RemoteHealth {
+    let (connected, max, unit) = match &remote.mode {
+        Mode::Sniff(sniff) => (
+            sniff.nodes_connected,
+            sniff.max_connections,
+            "gateway nodes",
+        ),
+        Mode::Proxy(proxy) => (proxy.sockets_connected, proxy.max_sockets, "proxy sockets"),
+        Mode::Other(_) => (None, None, ""),
+    };
+    let connections = connected.map(|n| match max {
+        Some(max) => format!("{n}/{max}"),
+        None => n.to_string(),
+    });
+    let counted = connections
+        .as_ref()
+        .map(|c| format!(" ({c} {unit})"))
+        .unwrap_or_default();
+
+    let per_node = per_node(&remote.alias, nodes);
+    let (state, why) = verdict(remote, expected, &per_node, &counted);
+    RemoteHealth {
+        alias: remote.alias.clone(),
+        state,
+        why,
+        since: None,
+        expected: expected.is_some(),
+        present: true,
+        mode: Some(remote.mode.label().to_owned()),
+        connections,
+        nodes: per_node.by_name,
+    }
+}
+
+/// Connectivity decides first: with `nodes: all` the nodes' own answers, else the configured
+/// URL's. A connected remote is then held to its minimums and its `skip_unavailable`.
+fn verdict(
+    remote: &Remote,
+    expected: Option<&ExpectedRemote>,
+    per_node: &PerNode,
+    counted: &str,
+) -> (Verdict, String) {
+    let mut problems = Vec::new();
+    if per_node.answering() > 0 {
+        if let Some(problem) = per_node.problem() {
+            if per_node.connected == 0 {
+                return (Verdict::Down, problem);
+            }
+            problems.push(problem);
+        }
+    } else {
+        match remote.connected {
+            Some(true) => {}
+            Some(false) => return (Verdict::Down, format!("not connected{counted}")),
+            None => {
+                let why = format!(
+                    "the answer carries no connection state (mode {})",
+                    remote.mode.label()
+                );
+                return (Verdict::Unknown, why);
+            }
+        }
+    }
+    if let Some(expected) = expected {
+        problems.extend(drift(remote, expected));
+    }
+    match problems.is_empty() {
+        true => (Verdict::Ok, format!("connected{counted}")),
+        false => (Verdict::Degraded, problems.join("; ")),
+    }
+}
+
+/// How a connected remote falls short of its expectation: minimums and `skip_unavailable`.
+/// A count or flag the answer did not carry is not held against it.
+fn drift(remote: &Remote, expected: &ExpectedRemote) -> Vec<String> {
+    let mut problems = Vec::new();
+    match &remote.mode {
+        Mode::Sniff(sniff) => {
+            if let (Some(min), Some(n)) = (expected.min_nodes, sniff.nodes_connected)
+                && n < min
+            {
+                problems.push(format!(
+                    "{n} gateway nodes connected, fewer than min_nodes {min}"
+                ));
+            }
+        }
+        Mode::Proxy(proxy) => {
+            if let (Some(min), Some(n)) = (expected.min_sockets, proxy.sockets_connected)
+                && n < min
+            {
+                problems.push(format!(
+                    "{n} proxy sockets open, fewer than min_sockets {min}"
+                ));
+            }
+        }
+        Mode::Other(_) => {}
+    }
+    if let (Some(want), Some(live)) = (expected.skip_unavailable, remote.skip_unavailable)
+        && want != live
+    {
+        problems.push(format!("skip_unavailable is {live}, expected {want}"));
+    }
+    problems
+}
+
+/// One remote as every answering node sees it.
+#[derive(Default)]
+struct PerNode {
+    by_name: BTreeMap<String, bool>,
+    connected: usize,
+    not_connected: Vec<String>,
+    not_configured: Vec<String>,
+}
+
+fn per_node(alias: &str, nodes: Option<&[NodeAnswer]>) -> PerNode {
+    let mut seen = PerNode::default();
+    for node in nodes.unwrap_or_default() {
+        let Ok(info) = &node.outcome else { continue };
+        match info.remotes.iter().find(|r| r.alias == alias) {
+            Some(remote) if remote.connected == Some(true) => {
+                seen.connected += 1;
+                seen.by_name.insert(node.name.clone(), true);
+            }
+            Some(_) => {
+                seen.not_connected.push(node.name.clone());
+                seen.by_name.insert(node.name.clone(), false);
+            }
+            None => {
+                seen.not_configured.push(node.name.clone());
+                seen.by_name.insert(node.name.clone(), false);
+            }
+        }
+    }
+    seen
+}
+
+impl PerNode {
+    fn answering(&self) -> usize {
+        self.by_name.len()
+    }
+
+    /// `not connected on node es-b-2; not configured on node es-b-3 (connected on 1 of 3)`.
+    fn problem(&self) -> Option<String> {
+        let name_list = |names: &[String]| {
+            let noun = if names.len() == 1 { "node" } else { "nodes" };
+            format!("{noun} {}", names.join(", "))
+        };
+        let mut parts = Vec::new();
+        if !self.not_connected.is_empty() {
+            parts.push(format!(
+                "not connected on {}",
+                name_list(&self.not_connected)
+            ));
+        }
+        if !self.not_configured.is_empty() {
+            parts.push(format!(
+                "not configured on {}",
+                name_list(&self.not_configured)
+            ));
+        }
+        if parts.is_empty() {
+            return None;
+        }
+        Some(format!(
+            "{} (connected on {} of {})",
+            parts.join("; "),
+            self.connected,
+            self.answering()
+        ))
+    }
+}
+
+// === the /health document ===
+
+/// The document of `GET /health` and `check --output json`.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub state: Verdict,
+    pub clusters: Vec<ClusterReport>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ClusterReport {
+    pub name: String,
+    pub state: Verdict,
+    pub why: String,
+    pub since: Option<String>,
+    /// End of the last poll, successful or not.
+    pub polled_at: Option<String>,
+    pub error: Option<ErrorReport>,
+    /// With `nodes: all`: the discovered nodes, and why one could not be polled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nodes: Option<Vec<NodeReport>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    pub remotes: Vec<RemoteReport>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ErrorReport {
+    pub reason: &'static str,
+    pub detail: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct NodeReport {
+    pub name: String,
+    pub address: String,
+    pub error: Option<ErrorReport>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RemoteReport {
+    pub name: String,
+    pub state: Verdict,
+    pub why: String,
+    pub since: Option<String>,
+    pub expected: bool,
+    pub mode: Option<String>,
+    pub connections: Option<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub nodes: BTreeMap<String, bool>,
+}
+
+impl Report {
+    /// The report over every cluster's latest snapshot; the overall state is the worst.
+    pub fn new(snapshots: &[impl AsRef<ClusterSnapshot>]) -> Self {
+        let clusters: Vec<ClusterReport> = snapshots
+            .iter()
+            .map(|s| ClusterReport::new(s.as_ref()))
+            .collect();
+        let state = clusters
+            .iter()
+            .fold(Verdict::Ok, |worst, c| worst.worst(c.state));
+        Self { state, clusters }
+    }
+}
+
+impl ClusterReport {
+    fn new(snapshot: &ClusterSnapshot) -> Self {
+        let health = &snapshot.health;
+        let error = |e: &PollError| ErrorReport {
+            reason: e.reason.as_str(),
+            detail: e.detail.clone(),
+        };
+        let nodes = snapshot.nodes.as_ref().map(|round| {
+            round
+                .nodes
+                .iter()
+                .map(|node| NodeReport {
+                    name: node.name.clone(),
+                    address: node.address.clone(),
+                    error: node.outcome.as_ref().err().map(error),
+                })
+                .collect()
+        });
+        Self {
+            name: snapshot.name.clone(),
+            state: health.state,
+            why: health.why.clone(),
+            since: health.since.map(rfc3339),
+            polled_at: snapshot.last_poll.as_ref().map(|p| rfc3339(p.finished)),
+            error: snapshot.error().map(error),
+            nodes,
+            notes: snapshot.notes.clone(),
+            remotes: health
+                .remotes
+                .iter()
+                .map(|remote| RemoteReport {
+                    name: remote.alias.clone(),
+                    state: remote.state,
+                    why: remote.why.clone(),
+                    since: remote.since.map(rfc3339),
+                    expected: remote.expected,
+                    mode: remote.mode.clone(),
+                    connections: remote.connections.clone(),
+                    nodes: remote.nodes.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// RFC 3339 in UTC, to the second.
+pub fn rfc3339(time: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(time).to_string()
+}

@@ -1,0 +1,417 @@
+//! Verdicts and the health checker's series, judged from poll outcomes and rendered through
+//! the collector, compared with exact exposition lines.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use es_remote_exporter::config::ExpectedRemote;
+use es_remote_exporter::health::{Expectations, Report, Verdict};
+use es_remote_exporter::metrics::StateCollector;
+use es_remote_exporter::remote_info::RemoteInfo;
+use es_remote_exporter::snapshot::{LastPoll, PollError, Reason, State};
+use prometheus::{Encoder, Registry, TextEncoder};
+
+const SNIFF_2_OF_3: &str = r#"{"es-a":{"connected":true,"mode":"sniff","seeds":["10.0.0.21:9300"],"num_nodes_connected":2,"max_connections_per_cluster":3,"initial_connect_timeout":"30s","skip_unavailable":false}}"#;
+const SNIFF_DOWN: &str = r#"{"es-a":{"connected":false,"mode":"sniff","seeds":["10.0.0.21:9300"],"num_nodes_connected":0,"max_connections_per_cluster":3,"initial_connect_timeout":"30s","skip_unavailable":false}}"#;
+const PROXY_9_OF_18: &str = r#"{"es-b":{"connected":true,"mode":"proxy","proxy_address":"10.0.0.30:9300","server_name":"","num_proxy_sockets_connected":9,"max_proxy_socket_connections":18,"initial_connect_timeout":"30s","skip_unavailable":true}}"#;
+
+/// An expected remote: name, min_nodes, min_sockets, skip_unavailable.
+type Expected<'a> = (&'a str, Option<u64>, Option<u64>, Option<bool>);
+
+fn expect(remotes: &[Expected<'_>]) -> Expectations {
+    Expectations {
+        export: true,
+        remotes: remotes
+            .iter()
+            .map(|(name, min_nodes, min_sockets, skip)| ExpectedRemote {
+                name: (*name).to_owned(),
+                min_nodes: *min_nodes,
+                min_sockets: *min_sockets,
+                skip_unavailable: *skip,
+            })
+            .collect(),
+    }
+}
+
+fn ok(body: &str) -> Result<RemoteInfo, PollError> {
+    Ok(RemoteInfo::from_slice(body.as_bytes()).unwrap())
+}
+
+fn failed() -> Result<RemoteInfo, PollError> {
+    Err(PollError::new(Reason::Timeout, "operation timed out"))
+}
+
+fn at(n: usize) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000 + 15 * n as u64)
+}
+
+/// One cluster named `local`, after the given poll outcomes.
+fn polled(expect: Expectations, outcomes: Vec<Result<RemoteInfo, PollError>>) -> Arc<State> {
+    let state = Arc::new(State::expecting([("local".to_owned(), expect)]));
+    for (n, outcome) in outcomes.into_iter().enumerate() {
+        let poll = LastPoll {
+            finished: at(n),
+            duration: Duration::from_millis(125),
+            outcome: outcome.map(Arc::new),
+        };
+        state.set(0, state.get(0).after_poll(poll));
+    }
+    state
+}
+
+fn render(state: Arc<State>) -> String {
+    let registry = Registry::new();
+    registry
+        .register(Box::new(StateCollector::new(state)))
+        .unwrap();
+    let mut text = Vec::new();
+    TextEncoder::new()
+        .encode(&registry.gather(), &mut text)
+        .unwrap();
+    String::from_utf8(text).unwrap()
+}
+
+/// The sample lines of the health checker's series, sorted.
+fn health_lines(text: &str) -> Vec<&str> {
+    let mut lines: Vec<_> = text
+        .lines()
+        .filter(|l| {
+            [
+                "es_remote_configured{",
+                "es_remote_health{",
+                "es_remote_disconnects_total{",
+                "es_remote_last_connected_timestamp_seconds{",
+                "es_remote_node_connected{",
+                "es_remote_reachable{",
+            ]
+            .iter()
+            .any(|name| l.starts_with(name))
+        })
+        .collect();
+    lines.sort_unstable();
+    lines
+}
+
+fn sorted(mut lines: Vec<&str>) -> Vec<&str> {
+    lines.sort_unstable();
+    lines
+}
+
+/// (alias, state, why) of every remote of the cluster.
+fn verdicts(state: &State) -> Vec<(String, Verdict, String)> {
+    state
+        .get(0)
+        .health
+        .remotes
+        .iter()
+        .map(|r| (r.alias.clone(), r.state, r.why.clone()))
+        .collect()
+}
+
+#[test]
+fn a_connected_remote_meeting_its_minimums_is_ok() {
+    let state = polled(
+        expect(&[("es-a", Some(2), None, Some(false))]),
+        vec![ok(SNIFF_2_OF_3)],
+    );
+    assert_eq!(
+        verdicts(&state),
+        [(
+            "es-a".into(),
+            Verdict::Ok,
+            "connected (2/3 gateway nodes)".into()
+        )]
+    );
+    assert_eq!(state.get(0).health.state, Verdict::Ok);
+    assert_eq!(state.get(0).health.why, "1 remote ok");
+    assert_eq!(
+        health_lines(&render(state)),
+        sorted(vec![
+            r#"es_remote_configured{cluster="local",remote_cluster="es-a"} 1"#,
+            r#"es_remote_disconnects_total{cluster="local",remote_cluster="es-a"} 0"#,
+            r#"es_remote_health{cluster="local",remote_cluster="es-a",state="degraded"} 0"#,
+            r#"es_remote_health{cluster="local",remote_cluster="es-a",state="down"} 0"#,
+            r#"es_remote_health{cluster="local",remote_cluster="es-a",state="ok"} 1"#,
+            r#"es_remote_health{cluster="local",remote_cluster="es-a",state="unknown"} 0"#,
+            r#"es_remote_last_connected_timestamp_seconds{cluster="local",remote_cluster="es-a"} 1700000000"#,
+        ])
+    );
+}
+
+#[test]
+fn an_expected_remote_missing_from_the_answer_is_down_and_configured_0() {
+    let state = polled(
+        expect(&[("es-a", None, None, None), ("leader", None, None, None)]),
+        vec![ok(SNIFF_2_OF_3)],
+    );
+    assert_eq!(
+        verdicts(&state),
+        [
+            (
+                "es-a".into(),
+                Verdict::Ok,
+                "connected (2/3 gateway nodes)".into()
+            ),
+            (
+                "leader".into(),
+                Verdict::Down,
+                "expected, but not in the _remote/info answer".into()
+            ),
+        ]
+    );
+    assert_eq!(state.get(0).health.state, Verdict::Down);
+    assert_eq!(state.get(0).health.why, "1 down of 2 remotes");
+    let text = render(state);
+    let lines = health_lines(&text);
+    assert!(lines.contains(&r#"es_remote_configured{cluster="local",remote_cluster="leader"} 0"#));
+    assert!(
+        lines.contains(
+            &r#"es_remote_health{cluster="local",remote_cluster="leader",state="down"} 1"#
+        )
+    );
+    // A missing remote has no history to show.
+    assert!(
+        !text.contains(r#"es_remote_disconnects_total{cluster="local",remote_cluster="leader"}"#)
+    );
+}
+
+#[test]
+fn an_empty_answer_leaves_every_expected_remote_down() {
+    let state = polled(
+        expect(&[("es-a", None, None, None), ("es-b", None, None, None)]),
+        vec![ok("{}")],
+    );
+    assert_eq!(state.get(0).health.state, Verdict::Down);
+    assert_eq!(state.get(0).health.why, "2 down of 2 remotes");
+    assert_eq!(
+        health_lines(&render(state)),
+        sorted(vec![
+            r#"es_remote_configured{cluster="local",remote_cluster="es-a"} 0"#,
+            r#"es_remote_configured{cluster="local",remote_cluster="es-b"} 0"#,
+            r#"es_remote_health{cluster="local",remote_cluster="es-a",state="degraded"} 0"#,
+            r#"es_remote_health{cluster="local",remote_cluster="es-a",state="down"} 1"#,
+            r#"es_remote_health{cluster="local",remote_cluster="es-a",state="ok"} 0"#,
+            r#"es_remote_health{cluster="local",remote_cluster="es-a",state="unknown"} 0"#,
+            r#"es_remote_health{cluster="local",remote_cluster="es-b",state="degraded"} 0"#,
+            r#"es_remote_health{cluster="local",remote_cluster="es-b",state="down"} 1"#,
+            r#"es_remote_health{cluster="local",remote_cluster="es-b",state="ok"} 0"#,
+            r#"es_remote_health{cluster="local",remote_cluster="es-b",state="unknown"} 0"#,
+        ])
+    );
+}
+
+#[test]
+fn an_empty_answer_without_expectations_is_ok() {
+    let state = polled(expect(&[]), vec![ok("{}")]);
+    assert_eq!(state.get(0).health.state, Verdict::Ok);
+    assert_eq!(state.get(0).health.why, "the answer lists no remotes");
+    assert_eq!(health_lines(&render(state)), Vec::<&str>::new());
+}
+
+#[test]
+fn fewer_gateway_nodes_than_min_nodes_is_degraded() {
+    let state = polled(
+        expect(&[("es-a", Some(3), None, None)]),
+        vec![ok(SNIFF_2_OF_3)],
+    );
+    assert_eq!(
+        verdicts(&state),
+        [(
+            "es-a".into(),
+            Verdict::Degraded,
+            "2 gateway nodes connected, fewer than min_nodes 3".into()
+        )]
+    );
+    let text = render(state);
+    assert!(health_lines(&text).contains(
+        &r#"es_remote_health{cluster="local",remote_cluster="es-a",state="degraded"} 1"#
+    ));
+}
+
+#[test]
+fn fewer_proxy_sockets_than_min_sockets_and_a_skip_unavailable_drift_are_both_named() {
+    let state = polled(
+        expect(&[("es-b", Some(99), Some(10), Some(false))]),
+        vec![ok(PROXY_9_OF_18)],
+    );
+    // min_nodes does not apply to a proxy remote.
+    assert_eq!(
+        verdicts(&state),
+        [(
+            "es-b".into(),
+            Verdict::Degraded,
+            "9 proxy sockets open, fewer than min_sockets 10; skip_unavailable is true, expected false"
+                .into()
+        )]
+    );
+}
+
+#[test]
+fn a_skip_unavailable_drift_alone_is_degraded() {
+    let state = polled(
+        expect(&[("es-a", None, None, Some(true))]),
+        vec![ok(SNIFF_2_OF_3)],
+    );
+    assert_eq!(
+        verdicts(&state),
+        [(
+            "es-a".into(),
+            Verdict::Degraded,
+            "skip_unavailable is false, expected true".into()
+        )]
+    );
+}
+
+#[test]
+fn a_disconnected_remote_is_down_even_when_not_expected() {
+    let state = polled(expect(&[]), vec![ok(SNIFF_DOWN)]);
+    assert_eq!(
+        verdicts(&state),
+        [(
+            "es-a".into(),
+            Verdict::Down,
+            "not connected (0/3 gateway nodes)".into()
+        )]
+    );
+    assert!(!state.get(0).health.remotes[0].expected);
+}
+
+#[test]
+fn a_failed_poll_exports_only_unknown_health_for_expected_remotes() {
+    let state = polled(
+        expect(&[("es-a", None, None, None)]),
+        vec![ok(SNIFF_2_OF_3), failed()],
+    );
+    assert_eq!(
+        verdicts(&state),
+        [(
+            "es-a".into(),
+            Verdict::Unknown,
+            "the cluster could not be polled (timeout)".into()
+        )]
+    );
+    assert_eq!(
+        state.get(0).health.why,
+        "poll failed: timeout: operation timed out"
+    );
+    assert_eq!(
+        health_lines(&render(state)),
+        sorted(vec![
+            r#"es_remote_health{cluster="local",remote_cluster="es-a",state="degraded"} 0"#,
+            r#"es_remote_health{cluster="local",remote_cluster="es-a",state="down"} 0"#,
+            r#"es_remote_health{cluster="local",remote_cluster="es-a",state="ok"} 0"#,
+            r#"es_remote_health{cluster="local",remote_cluster="es-a",state="unknown"} 1"#,
+        ])
+    );
+}
+
+#[test]
+fn before_the_first_poll_expected_remotes_are_unknown() {
+    let state = polled(expect(&[("es-a", None, None, None)]), vec![]);
+    assert_eq!(
+        verdicts(&state),
+        [("es-a".into(), Verdict::Unknown, "not polled yet".into())]
+    );
+    assert_eq!(
+        health_lines(&render(state)),
+        sorted(vec![
+            r#"es_remote_health{cluster="local",remote_cluster="es-a",state="degraded"} 0"#,
+            r#"es_remote_health{cluster="local",remote_cluster="es-a",state="down"} 0"#,
+            r#"es_remote_health{cluster="local",remote_cluster="es-a",state="ok"} 0"#,
+            r#"es_remote_health{cluster="local",remote_cluster="es-a",state="unknown"} 1"#,
+        ])
+    );
+}
+
+#[test]
+fn without_expected_remotes_no_health_series_are_exported() {
+    let state = polled(Expectations::default(), vec![ok(SNIFF_DOWN)]);
+    assert_eq!(state.get(0).health.state, Verdict::Down);
+    assert_eq!(health_lines(&render(state)), Vec::<&str>::new());
+}
+
+#[test]
+fn disconnects_count_transitions_across_failed_polls_and_restart_when_a_remote_returns() {
+    let state = polled(
+        expect(&[]),
+        vec![
+            ok(SNIFF_2_OF_3), // 0: connected
+            ok(SNIFF_DOWN),   // 1: disconnect 1
+            ok(SNIFF_DOWN),   // 2: still down, no new disconnect
+            ok(SNIFF_2_OF_3), // 3: connected again
+            failed(),         // 4: unseen
+            ok(SNIFF_DOWN),   // 5: disconnect 2, seen across the failed poll
+        ],
+    );
+    let text = render(state.clone());
+    let lines = health_lines(&text);
+    assert!(
+        lines.contains(&r#"es_remote_disconnects_total{cluster="local",remote_cluster="es-a"} 2"#)
+    );
+    assert!(lines.contains(
+        &r#"es_remote_last_connected_timestamp_seconds{cluster="local",remote_cluster="es-a"} 1700000045"#
+    ));
+    // The remote down since poll 5, the cluster down since poll 5 (unknown at 4).
+    let snapshot = state.get(0);
+    assert_eq!(snapshot.health.remotes[0].since, Some(at(5)));
+    assert_eq!(snapshot.health.since, Some(at(5)));
+
+    // Removed, then configured again while disconnected: its history starts over.
+    let poll = |n: usize, body: &str| LastPoll {
+        finished: at(n),
+        duration: Duration::from_millis(125),
+        outcome: Ok(Arc::new(RemoteInfo::from_slice(body.as_bytes()).unwrap())),
+    };
+    state.set(0, state.get(0).after_poll(poll(6, "{}")));
+    assert_eq!(health_lines(&render(state.clone())), Vec::<&str>::new());
+    state.set(0, state.get(0).after_poll(poll(7, SNIFF_DOWN)));
+    let text = render(state);
+    let lines = health_lines(&text);
+    assert!(
+        lines.contains(&r#"es_remote_disconnects_total{cluster="local",remote_cluster="es-a"} 0"#)
+    );
+    assert!(lines.contains(
+        &r#"es_remote_last_connected_timestamp_seconds{cluster="local",remote_cluster="es-a"} 0"#
+    ));
+}
+
+#[test]
+fn since_stays_while_the_state_holds() {
+    let state = polled(
+        expect(&[("es-a", Some(3), None, None)]),
+        vec![ok(SNIFF_2_OF_3), ok(SNIFF_2_OF_3), ok(SNIFF_DOWN)],
+    );
+    let snapshot = state.get(0);
+    assert_eq!(snapshot.health.remotes[0].since, Some(at(2)));
+    let state = polled(
+        expect(&[("es-a", Some(3), None, None)]),
+        vec![ok(SNIFF_2_OF_3), ok(SNIFF_2_OF_3)],
+    );
+    assert_eq!(state.get(0).health.remotes[0].since, Some(at(0)));
+}
+
+#[test]
+fn the_overall_verdict_is_the_worst_with_down_above_unknown() {
+    let worst = |verdicts: &[Verdict]| {
+        verdicts
+            .iter()
+            .fold(Verdict::Ok, |worst, v| worst.worst(*v))
+    };
+    assert_eq!(worst(&[Verdict::Ok, Verdict::Degraded]), Verdict::Degraded);
+    assert_eq!(
+        worst(&[Verdict::Degraded, Verdict::Unknown]),
+        Verdict::Unknown
+    );
+    assert_eq!(worst(&[Verdict::Unknown, Verdict::Down]), Verdict::Down);
+    assert_eq!(worst(&[Verdict::Down, Verdict::Degraded]), Verdict::Down);
+    let codes: Vec<u8> = Verdict::ALL.iter().map(|v| v.exit_code()).collect();
+    assert_eq!(codes, [0, 1, 2, 3]);
+
+    let up = polled(expect(&[]), vec![ok(SNIFF_2_OF_3)]);
+    let down = polled(expect(&[]), vec![ok(SNIFF_DOWN)]);
+    let unknown = polled(expect(&[]), vec![failed()]);
+    let report = Report::new(&[up.get(0), down.get(0), unknown.get(0)]);
+    assert_eq!(report.state, Verdict::Down);
+    let report = Report::new(&[up.get(0), unknown.get(0)]);
+    assert_eq!(report.state, Verdict::Unknown);
+}
