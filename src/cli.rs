@@ -1,32 +1,42 @@
 //! Command-line flags, named after the conventions of Prometheus exporters.
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 
+/// `es-remote-exporter [flags]` serves metrics; `es-remote-exporter check [flags]` polls once.
 #[derive(Debug, Parser)]
 #[command(
     name = "es-remote-exporter",
     version,
     about = "Prometheus exporter and health checker for Elasticsearch and OpenSearch remote \
-             cluster connections (GET /_remote/info)."
+             cluster connections (GET /_remote/info).",
+    args_conflicts_with_subcommands = true
 )]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub serve: Args,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Poll every cluster once, print the verdicts, and exit 0 ok, 1 degraded, 2 down or
+    /// 3 unknown (also for a configuration or flag error).
+    Check(CheckArgs),
+}
+
+/// The flags of the exporter's server.
+#[derive(Debug, clap::Args)]
 pub struct Args {
-    /// YAML configuration file listing the clusters to poll. Without it, `--es.url` is polled.
-    #[arg(long = "config.file", value_name = "FILE")]
-    pub config_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub source: Source,
 
     /// Validate the configuration file, print the result and exit.
     #[arg(long = "config.check", requires = "config_file")]
     pub config_check: bool,
-
-    /// Cluster to poll when no configuration file is given; named from its `GET /`.
-    #[arg(
-        long = "es.url",
-        value_name = "URL",
-        default_value = "http://localhost:9200"
-    )]
-    pub es_url: String,
 
     /// Address to listen on for HTTP requests; `:PORT` listens on every interface.
     #[arg(
@@ -50,6 +60,41 @@ pub struct Args {
     pub log_format: LogFormat,
 }
 
+/// The flags of `check`.
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub source: Source,
+
+    /// How to print the verdicts: a table for people, or the `/health` JSON document.
+    #[arg(long = "output", value_enum, default_value_t = Output::Table)]
+    pub output: Output,
+
+    /// Lowest level of log events written to stderr.
+    #[arg(long = "log.level", value_enum, default_value_t = LogLevel::Warn)]
+    pub log_level: LogLevel,
+
+    /// Format of log events.
+    #[arg(long = "log.format", value_enum, default_value_t = LogFormat::Logfmt)]
+    pub log_format: LogFormat,
+}
+
+/// Where the clusters to poll come from.
+#[derive(Debug, clap::Args)]
+pub struct Source {
+    /// YAML configuration file listing the clusters to poll. Without it, `--es.url` is polled.
+    #[arg(long = "config.file", value_name = "FILE")]
+    pub config_file: Option<PathBuf>,
+
+    /// Cluster to poll when no configuration file is given; named from its `GET /`.
+    #[arg(
+        long = "es.url",
+        value_name = "URL",
+        default_value = "http://localhost:9200"
+    )]
+    pub es_url: String,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum LogLevel {
     Debug,
@@ -64,11 +109,37 @@ pub enum LogFormat {
     Json,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Table,
+    Json,
+}
+
+/// Paths the exporter serves itself, which the metrics may not take.
+const RESERVED_PATHS: [&str; 3] = ["/health", "/-/healthy", "/-/ready"];
+
 fn telemetry_path(text: &str) -> Result<String, String> {
     if !text.starts_with('/') || text.len() < 2 {
         return Err("must start with / and name a path other than /".to_owned());
     }
+    if RESERVED_PATHS.contains(&text) {
+        return Err(format!("{text} is served by the exporter itself"));
+    }
     Ok(text.to_owned())
+}
+
+/// Prints a flag error (or the help or version text) and gives the exit code: clap's own,
+/// except under `check`, where 1 and 2 mean degraded and down, so a usage error is 3.
+pub fn parse_failed(err: clap::Error) -> ExitCode {
+    let _ = err.print();
+    if !err.use_stderr() {
+        return ExitCode::SUCCESS;
+    }
+    let under_check = std::env::args_os().nth(1).is_some_and(|arg| arg == "check");
+    match under_check {
+        true => ExitCode::from(3),
+        false => ExitCode::from(u8::try_from(err.exit_code()).unwrap_or(2)),
+    }
 }
 
 impl LogLevel {

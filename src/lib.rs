@@ -2,6 +2,7 @@
 //! serves each remote's connection state as Prometheus metrics.
 #![forbid(unsafe_code)]
 
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod es;
@@ -17,7 +18,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use crate::cli::Args;
+use crate::cli::{Args, Source};
 use crate::config::Config;
 use crate::es::Client;
 use crate::poll::Poller;
@@ -40,7 +41,7 @@ pub fn build_info() -> BuildInfo {
 
 /// Runs the exporter until SIGINT or SIGTERM. Logging must already be set up.
 pub async fn run(args: Args) -> ExitCode {
-    let config = match load_config(&args) {
+    let config = match load_config(&args.source) {
         Ok(config) => config,
         Err(err) => {
             tracing::error!(error = %err, "invalid configuration");
@@ -50,7 +51,7 @@ pub async fn run(args: Args) -> ExitCode {
     if args.config_check {
         println!(
             "{}: configuration is valid ({} cluster(s))",
-            config_source(&args),
+            config_source(&args.source),
             config.clusters.len()
         );
         return ExitCode::SUCCESS;
@@ -110,7 +111,7 @@ pub async fn run(args: Args) -> ExitCode {
 }
 
 /// The initial state of every configured cluster, unnamed ones labelled by host and port.
-fn state_for(config: &Config) -> State {
+pub(crate) fn state_for(config: &Config) -> State {
     State::expecting(config.clusters.iter().map(|cluster| {
         let name = cluster
             .name
@@ -120,15 +121,16 @@ fn state_for(config: &Config) -> State {
     }))
 }
 
-fn load_config(args: &Args) -> Result<Config, config::ConfigError> {
-    match &args.config_file {
+pub(crate) fn load_config(source: &Source) -> Result<Config, config::ConfigError> {
+    match &source.config_file {
         Some(file) => Config::load(file),
-        None => Config::single(&args.es_url),
+        None => Config::single(&source.es_url),
     }
 }
 
-fn config_source(args: &Args) -> String {
-    args.config_file
+fn config_source(source: &Source) -> String {
+    source
+        .config_file
         .as_ref()
         .map_or_else(|| "--es.url".to_owned(), |f| f.display().to_string())
 }

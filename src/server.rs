@@ -1,13 +1,15 @@
-//! The HTTP endpoints: metrics, liveness, readiness and a landing page.
+//! The HTTP endpoints: metrics, health verdicts, liveness, readiness and a landing page.
 
 use std::sync::Arc;
 
+use axum::Json;
 use axum::Router;
 use axum::extract::State as Extract;
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 
+use crate::health::{Report, Verdict};
 use crate::metrics::Metrics;
 use crate::snapshot::State;
 
@@ -21,6 +23,7 @@ pub struct Shared {
 pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route(&shared.telemetry_path, get(metrics))
+        .route("/health", get(health))
         .route("/-/healthy", get(healthy))
         .route("/-/ready", get(ready))
         .route("/", get(landing))
@@ -37,6 +40,17 @@ async fn metrics(Extract(shared): Extract<Arc<Shared>>) -> Response {
         body,
     )
         .into_response()
+}
+
+/// The verdicts of the latest polls: 200 when everything is ok, 503 otherwise (a cluster not
+/// polled yet is unknown).
+async fn health(Extract(shared): Extract<Arc<Shared>>) -> Response {
+    let report = Report::new(&shared.state.snapshots());
+    let status = match report.state {
+        Verdict::Ok => StatusCode::OK,
+        _ => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    (status, Json(report)).into_response()
 }
 
 async fn healthy() -> &'static str {
@@ -68,6 +82,7 @@ async fn landing(Extract(shared): Extract<Arc<Shared>>) -> Html<String> {
          <p>Prometheus exporter for Elasticsearch and OpenSearch remote cluster connections, \
          version {version}.</p>\n<ul>\n\
          <li><a href=\"{path}\">Metrics</a></li>\n\
+         <li><a href=\"/health\">Health of the remotes</a> (JSON)</li>\n\
          <li><a href=\"/-/healthy\">Liveness</a></li>\n\
          <li><a href=\"/-/ready\">Readiness</a></li>\n\
          </ul>\n</body></html>\n",

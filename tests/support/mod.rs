@@ -222,3 +222,27 @@ pub async fn endless_body_server() -> String {
     });
     format!("http://{address}/")
 }
+
+/// `value` with every `since` and `polled_at` replaced by `"<time>"`, after checking that each
+/// is RFC 3339 (or null, which stays null): the health document's times are wall-clock times.
+pub fn without_times(mut value: serde_json::Value) -> serde_json::Value {
+    fn walk(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (key, item) in map.iter_mut() {
+                    if (key == "since" || key == "polled_at") && !item.is_null() {
+                        let text = item.as_str().expect("a time is a string");
+                        humantime::parse_rfc3339(text).expect("a time is RFC 3339");
+                        *item = serde_json::Value::from("<time>");
+                    } else {
+                        walk(item);
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    walk(&mut value);
+    value
+}

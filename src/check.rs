@@ -1,0 +1,119 @@
+//! The `check` command: one poll round of every cluster, the verdicts as a table or JSON, and
+//! the overall verdict as the exit code.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use tokio::task::JoinSet;
+
+use crate::cli::{CheckArgs, Output};
+use crate::es::Client;
+use crate::health::{Report, Verdict};
+use crate::poll::Poller;
+
+/// Polls every configured cluster once, at the same time, and prints the report. A
+/// configuration that cannot be used exits 3 (unknown), its error on stderr.
+pub async fn run(args: CheckArgs) -> ExitCode {
+    let unknown = ExitCode::from(Verdict::Unknown.exit_code());
+    let config = match crate::load_config(&args.source) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("es-remote-exporter check: invalid configuration: {err}");
+            return unknown;
+        }
+    };
+    let state = Arc::new(crate::state_for(&config));
+    let mut polls = JoinSet::new();
+    for (index, cluster) in config.clusters.iter().enumerate() {
+        let client = match Client::new(cluster) {
+            Ok(client) => client,
+            Err(err) => {
+                eprintln!("es-remote-exporter check: {err}");
+                return unknown;
+            }
+        };
+        let mut poller = Poller::new(index, cluster, client, state.clone());
+        polls.spawn(async move { poller.poll_once().await });
+    }
+    while polls.join_next().await.is_some() {}
+
+    let report = Report::new(&state.snapshots());
+    match args.output {
+        Output::Table => print!("{}", table(&report)),
+        Output::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("the report serializes")
+        ),
+    }
+    ExitCode::from(report.state.exit_code())
+}
+
+/// One row per remote; a cluster row (remote `-`) when a cluster has no remote to show or
+/// could not be polled, so that its reason is printed. Then the overall verdict.
+pub fn table(report: &Report) -> String {
+    let mut rows: Vec<[String; 6]> = vec![[
+        "CLUSTER".into(),
+        "REMOTE".into(),
+        "STATE".into(),
+        "MODE".into(),
+        "CONNECTIONS".into(),
+        "WHY".into(),
+    ]];
+    let dash = || "-".to_owned();
+    for cluster in &report.clusters {
+        if cluster.remotes.is_empty() || cluster.error.is_some() || cluster.polled_at.is_none() {
+            rows.push([
+                cluster.name.clone(),
+                dash(),
+                cluster.state.to_string(),
+                dash(),
+                dash(),
+                cluster.why.clone(),
+            ]);
+        }
+        for remote in &cluster.remotes {
+            rows.push([
+                cluster.name.clone(),
+                remote.name.clone(),
+                remote.state.to_string(),
+                remote.mode.clone().unwrap_or_else(dash),
+                remote.connections.clone().unwrap_or_else(dash),
+                remote.why.clone(),
+            ]);
+        }
+        for note in &cluster.notes {
+            rows.push([
+                cluster.name.clone(),
+                dash(),
+                "note".into(),
+                dash(),
+                dash(),
+                note.clone(),
+            ]);
+        }
+    }
+
+    let mut widths = [0; 6];
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut text = String::new();
+    for row in &rows {
+        let mut line = String::new();
+        for (column, cell) in row.iter().enumerate() {
+            if column + 1 == row.len() {
+                line.push_str(cell);
+            } else {
+                let pad = widths[column] - cell.chars().count();
+                line.push_str(cell);
+                line.push_str(&" ".repeat(pad + 2));
+            }
+        }
+        text.push_str(line.trim_end());
+        text.push('\n');
+    }
+    text.push_str(&format!("overall: {}\n", report.state));
+    text
+}

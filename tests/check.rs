@@ -1,0 +1,323 @@
+//! `es-remote-exporter check` against fake Elasticsearch answers over loopback: the table, the
+//! JSON document and the exit code of each verdict.
+
+mod support;
+
+use std::process::Command;
+
+use serde_json::json;
+use support::{closed_port, fixture, without_times};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const ES_7_17: &str = "shapes/es-7.17.json";
+
+/// Serves `body` as the `_remote/info` answer under `/<prefix>`.
+async fn answer(server: &MockServer, prefix: &str, body: &[u8]) {
+    Mock::given(method("GET"))
+        .and(path(format!("/{prefix}/_remote/info")))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(body.to_vec(), "application/json"))
+        .mount(server)
+        .await;
+}
+
+/// What `check` printed and how it exited.
+struct Outcome {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `check` with a configuration file holding `yaml`, plus `args`.
+async fn check(yaml: &str, args: &[&str]) -> Outcome {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("config.yml");
+    std::fs::write(&file, yaml).unwrap();
+    let mut all = vec![
+        "check".to_owned(),
+        "--config.file".to_owned(),
+        file.display().to_string(),
+    ];
+    all.extend(args.iter().map(|a| (*a).to_owned()));
+    run(all).await
+}
+
+async fn run(args: Vec<String>) -> Outcome {
+    tokio::task::spawn_blocking(move || {
+        let output = Command::new(env!("CARGO_BIN_EXE_es-remote-exporter"))
+            .args(&args)
+            .output()
+            .unwrap();
+        Outcome {
+            code: output.status.code(),
+            stdout: String::from_utf8(output.stdout).unwrap(),
+            stderr: String::from_utf8(output.stderr).unwrap(),
+        }
+    })
+    .await
+    .unwrap()
+}
+
+fn config(base: &str, clusters: &str) -> String {
+    format!(
+        "poll_interval: 5s\ntimeout: 2s\nclusters:\n{}",
+        clusters.replace("{base}", base)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn all_fine_exits_0_with_a_table() {
+    let es = MockServer::start().await;
+    answer(&es, "b", &fixture("shapes/es-8.15.json")).await;
+    let out = check(
+        &config(
+            &es.uri(),
+            "  - name: prod-b\n    url: \"{base}/b\"\n    expected_remotes: [{ name: es-a, min_nodes: 1 }]\n",
+        ),
+        &[],
+    )
+    .await;
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+    assert_eq!(
+        out.stdout,
+        "CLUSTER  REMOTE  STATE  MODE   CONNECTIONS  WHY\n\
+         prod-b   es-a    ok     sniff  1/3          connected (1/3 gateway nodes)\n\
+         prod-b   es-b    ok     proxy  9/18         connected (9/18 proxy sockets)\n\
+         overall: ok\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_expected_remote_missing_exits_2() {
+    let es = MockServer::start().await;
+    answer(&es, "b", &fixture(ES_7_17)).await;
+    let out = check(
+        &config(
+            &es.uri(),
+            "  - name: prod-b\n    url: \"{base}/b\"\n    expected_remotes: [{ name: es-a }, { name: leader }]\n",
+        ),
+        &[],
+    )
+    .await;
+    assert_eq!(out.code, Some(2), "{}{}", out.stdout, out.stderr);
+    assert_eq!(
+        out.stdout,
+        "CLUSTER  REMOTE  STATE  MODE   CONNECTIONS  WHY\n\
+         prod-b   es-a    ok     sniff  2/3          connected (2/3 gateway nodes)\n\
+         prod-b   es-b    down   proxy  0/18         not connected (0/18 proxy sockets)\n\
+         prod-b   leader  down   -      -            expected, but not in the _remote/info answer\n\
+         overall: down\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_empty_answer_with_expected_remotes_exits_2_and_without_exits_0() {
+    let es = MockServer::start().await;
+    answer(&es, "b", b"{}").await;
+    let out = check(
+        &config(
+            &es.uri(),
+            "  - name: prod-b\n    url: \"{base}/b\"\n    expected_remotes: [{ name: leader }]\n",
+        ),
+        &[],
+    )
+    .await;
+    assert_eq!(out.code, Some(2));
+    assert_eq!(
+        out.stdout,
+        "CLUSTER  REMOTE  STATE  MODE  CONNECTIONS  WHY\n\
+         prod-b   leader  down   -     -            expected, but not in the _remote/info answer\n\
+         overall: down\n"
+    );
+
+    let out = check(
+        &config(&es.uri(), "  - { name: prod-b, url: \"{base}/b\" }\n"),
+        &[],
+    )
+    .await;
+    assert_eq!(out.code, Some(0));
+    assert_eq!(
+        out.stdout,
+        "CLUSTER  REMOTE  STATE  MODE  CONNECTIONS  WHY\n\
+         prod-b   -       ok     -     -            the answer lists no remotes\n\
+         overall: ok\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_remote_below_min_nodes_exits_1() {
+    let es = MockServer::start().await;
+    answer(&es, "b", &fixture("shapes/es-8.15.json")).await;
+    let out = check(
+        &config(
+            &es.uri(),
+            "  - name: prod-b\n    url: \"{base}/b\"\n    expected_remotes: [{ name: es-a, min_nodes: 2 }]\n",
+        ),
+        &[],
+    )
+    .await;
+    assert_eq!(out.code, Some(1), "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains(
+            "prod-b   es-a    degraded  sniff  1/3          1 gateway nodes connected, fewer than min_nodes 2\n"
+        ),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.ends_with("overall: degraded\n"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_skip_unavailable_drift_exits_1() {
+    let es = MockServer::start().await;
+    answer(&es, "b", &fixture("shapes/es-8.15.json")).await;
+    let out = check(
+        &config(
+            &es.uri(),
+            "  - name: prod-b\n    url: \"{base}/b\"\n    expected_remotes: [{ name: es-b, skip_unavailable: false }]\n",
+        ),
+        &[],
+    )
+    .await;
+    assert_eq!(out.code, Some(1), "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains(
+            "es-b    degraded  proxy  9/18         skip_unavailable is true, expected false\n"
+        ),
+        "{}",
+        out.stdout
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_cluster_exits_3_and_down_outranks_it() {
+    let refused = format!("http://127.0.0.1:{}", closed_port());
+    let out = check(
+        &config(
+            &refused,
+            "  - name: prod-c\n    url: \"{base}\"\n    expected_remotes: [{ name: leader }]\n",
+        ),
+        &[],
+    )
+    .await;
+    assert_eq!(out.code, Some(3), "{}{}", out.stdout, out.stderr);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines[0], "CLUSTER  REMOTE  STATE    MODE  CONNECTIONS  WHY");
+    assert!(
+        lines[1].starts_with("prod-c   -       unknown  -     -            poll failed: connect: "),
+        "{}",
+        lines[1]
+    );
+    assert_eq!(
+        lines[2],
+        "prod-c   leader  unknown  -     -            the cluster could not be polled (connect)"
+    );
+    assert_eq!(lines[3], "overall: unknown");
+
+    // One cluster down and one unknown: down wins.
+    let es = MockServer::start().await;
+    answer(&es, "b", &fixture(ES_7_17)).await;
+    let yaml = config(&es.uri(), "  - { name: prod-b, url: \"{base}/b\" }\n")
+        + &format!("  - {{ name: prod-c, url: \"{refused}\" }}\n");
+    let out = check(&yaml, &[]).await;
+    assert_eq!(out.code, Some(2), "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.ends_with("overall: down\n"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_configuration_or_flag_error_exits_3_with_the_error_on_stderr() {
+    let out = check("clusters:\n  - { name: b, url: \"http://127.0.0.1:9200\", expected_remotes: [{ name: a, min_node: 1 }] }\n", &[]).await;
+    assert_eq!(out.code, Some(3));
+    assert_eq!(out.stdout, "");
+    assert!(
+        out.stderr
+            .contains("clusters[0].expected_remotes[0].min_node: unknown field `min_node`"),
+        "{}",
+        out.stderr
+    );
+
+    let out = run(vec!["check".into(), "--output".into(), "yaml".into()]).await;
+    assert_eq!(out.code, Some(3));
+    assert!(
+        out.stderr.contains("invalid value 'yaml'"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_output_is_the_health_document() {
+    let es = MockServer::start().await;
+    answer(&es, "b", &fixture(ES_7_17)).await;
+    let out = check(
+        &config(
+            &es.uri(),
+            "  - name: prod-b\n    url: \"{base}/b\"\n    expected_remotes: [{ name: es-a, min_nodes: 3 }]\n",
+        ),
+        &["--output", "json"],
+    )
+    .await;
+    assert_eq!(out.code, Some(2), "{}{}", out.stdout, out.stderr);
+    let document: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        without_times(document),
+        json!({
+            "state": "down",
+            "clusters": [{
+                "name": "prod-b",
+                "state": "down",
+                "why": "1 down, 1 degraded of 2 remotes",
+                "since": "<time>",
+                "polled_at": "<time>",
+                "error": null,
+                "remotes": [
+                    {
+                        "name": "es-a",
+                        "state": "degraded",
+                        "why": "2 gateway nodes connected, fewer than min_nodes 3",
+                        "since": "<time>",
+                        "expected": true,
+                        "mode": "sniff",
+                        "connections": "2/3"
+                    },
+                    {
+                        "name": "es-b",
+                        "state": "down",
+                        "why": "not connected (0/18 proxy sockets)",
+                        "since": "<time>",
+                        "expected": false,
+                        "mode": "proxy",
+                        "connections": "0/18"
+                    }
+                ]
+            }]
+        })
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_a_config_file_check_polls_es_url_and_names_the_cluster() {
+    let es = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            r#"{"name":"es-b-1","cluster_name":"es-b","version":{"number":"8.15.0"}}"#,
+            "application/json",
+        ))
+        .mount(&es)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/_remote/info"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(fixture(ES_7_17), "application/json"))
+        .mount(&es)
+        .await;
+    let out = run(vec!["check".into(), "--es.url".into(), es.uri()]).await;
+    assert_eq!(out.code, Some(2), "{}{}", out.stdout, out.stderr);
+    assert_eq!(
+        out.stdout,
+        "CLUSTER  REMOTE  STATE  MODE   CONNECTIONS  WHY\n\
+         es-b     es-a    ok     sniff  2/3          connected (2/3 gateway nodes)\n\
+         es-b     es-b    down   proxy  0/18         not connected (0/18 proxy sockets)\n\
+         overall: down\n"
+    );
+}
