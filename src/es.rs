@@ -37,6 +37,14 @@ pub struct Version {
     pub distribution: Option<String>,
 }
 
+/// A node that `GET _nodes/http` lists and that can answer `_remote/info` itself.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DiscoveredNode {
+    pub name: String,
+    /// `host:port` of its HTTP publish address.
+    pub address: String,
+}
+
 /// A client that cannot be built from a configuration that passed validation.
 #[derive(Debug, thiserror::Error)]
 #[error("failed to build the HTTP client for {url}: {source}")]
@@ -84,6 +92,51 @@ impl Client {
         RemoteInfo::from_slice(&body).map_err(|err| PollError::new(Reason::Decode, err.to_string()))
     }
 
+    /// The same client, talking to one node's own HTTP address with the same scheme,
+    /// credentials and TLS settings. The path of the configured URL is not kept: it belongs to
+    /// whatever sits in front of the cluster, not to the nodes.
+    pub fn for_node(&self, node: &DiscoveredNode) -> Result<Self, PollError> {
+        let url = format!("{}://{}/", self.base.scheme(), node.address);
+        let base = reqwest::Url::parse(&url).map_err(|err| {
+            PollError::new(
+                Reason::Decode,
+                format!("node {} has an unusable HTTP address: {err}", node.name),
+            )
+        })?;
+        Ok(Self {
+            http: self.http.clone(),
+            base,
+            auth: self.auth.as_ref().map(clone_auth),
+            max_response_bytes: self.max_response_bytes,
+        })
+    }
+
+    /// `GET _nodes/http`: the nodes that can hold remote connections, sorted by name. Nodes
+    /// without an HTTP address are left out.
+    pub async fn nodes(&self) -> Result<Vec<DiscoveredNode>, PollError> {
+        let body = self.get("_nodes/http").await?;
+        let info: NodesInfo = serde_json::from_slice(&body).map_err(|err| {
+            PollError::new(
+                Reason::Decode,
+                format!("failed to decode _nodes/http: {err}"),
+            )
+        })?;
+        let mut nodes: Vec<DiscoveredNode> = info
+            .nodes
+            .into_values()
+            .filter(NodeInfo::remote_cluster_client)
+            .filter_map(|node| {
+                let address = http_address(&node.http?.publish_address)?;
+                Some(DiscoveredNode {
+                    name: node.name,
+                    address,
+                })
+            })
+            .collect();
+        nodes.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(nodes)
+    }
+
     /// `GET /`, for the cluster name and version.
     pub async fn root(&self) -> Result<Root, PollError> {
         let body = self.get("").await?;
@@ -126,6 +179,51 @@ impl Client {
         }
         Ok(body)
     }
+}
+
+/// The parts of a `_nodes/http` answer that discovery needs.
+#[derive(Deserialize)]
+struct NodesInfo {
+    #[serde(default)]
+    nodes: std::collections::BTreeMap<String, NodeInfo>,
+}
+
+#[derive(Deserialize)]
+struct NodeInfo {
+    name: String,
+    /// Absent on Elasticsearch 6.x, which has no `remote_cluster_client` role.
+    roles: Option<Vec<String>>,
+    http: Option<NodeHttp>,
+}
+
+#[derive(Deserialize)]
+struct NodeHttp {
+    publish_address: String,
+}
+
+impl NodeInfo {
+    /// Holds remote connections: has the role, or predates roles (every node could, then).
+    fn remote_cluster_client(&self) -> bool {
+        self.roles
+            .as_ref()
+            .is_none_or(|roles| roles.iter().any(|r| r == "remote_cluster_client"))
+    }
+}
+
+/// `host:port` from a publish address, which is `ip:port` or `hostname/ip:port`. The hostname
+/// is preferred when there is one, because a node's TLS certificate is usually issued for it.
+fn http_address(publish: &str) -> Option<String> {
+    let (hostname, ip_port) = match publish.split_once('/') {
+        Some((hostname, ip_port)) => (Some(hostname).filter(|h| !h.is_empty()), ip_port),
+        None => (None, publish),
+    };
+    let (ip, port) = ip_port.rsplit_once(':')?;
+    port.parse::<u16>().ok()?;
+    let host = hostname.unwrap_or(ip);
+    if host.is_empty() || host.contains(['/', '@', '?', '#']) {
+        return None;
+    }
+    Some(format!("{host}:{port}"))
 }
 
 fn clone_auth(auth: &Auth) -> Auth {
@@ -231,4 +329,29 @@ fn describe(err: &reqwest::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn publish_addresses_become_host_and_port() {
+        assert_eq!(
+            http_address("10.0.0.1:9200").as_deref(),
+            Some("10.0.0.1:9200")
+        );
+        assert_eq!(
+            http_address("es-b-1.internal/10.0.0.1:9200").as_deref(),
+            Some("es-b-1.internal:9200")
+        );
+        assert_eq!(http_address("[::1]:9200").as_deref(), Some("[::1]:9200"));
+        assert_eq!(
+            http_address("/10.0.0.1:9200").as_deref(),
+            Some("10.0.0.1:9200")
+        );
+        for bad in ["", "10.0.0.1", "10.0.0.1:http", "user@evil:80/x:1", ":9200"] {
+            assert_eq!(http_address(bad), None, "{bad:?}");
+        }
+    }
 }

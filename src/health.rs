@@ -525,6 +525,20 @@ impl ClusterReport {
                 })
                 .collect()
         });
+        let mut notes = Vec::new();
+        if let Some(round) = &snapshot.nodes {
+            if let Some(e) = &round.discovery {
+                notes.push(format!(
+                    "node discovery failed, so verdicts use the configured URL only: {e}"
+                ));
+            }
+            for node in &round.nodes {
+                if let Err(e) = &node.outcome {
+                    notes.push(format!("node {} could not be polled: {e}", node.name));
+                }
+            }
+        }
+        notes.extend(snapshot.notes.iter().cloned());
         Self {
             name: snapshot.name.clone(),
             state: health.state,
@@ -533,7 +547,7 @@ impl ClusterReport {
             polled_at: snapshot.last_poll.as_ref().map(|p| rfc3339(p.finished)),
             error: snapshot.error().map(error),
             nodes,
-            notes: snapshot.notes.clone(),
+            notes,
             remotes: health
                 .remotes
                 .iter()

@@ -5,9 +5,11 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::task::JoinSet;
 
-use crate::config::ClusterConfig;
+use crate::config::{ClusterConfig, Nodes};
 use crate::es::Client;
-use crate::snapshot::{ClusterSnapshot, LastPoll, PollError, Reason, State};
+use crate::snapshot::{
+    ClusterSnapshot, LastPoll, NodeAnswer, NodeRound, Observations, PollError, Reason, State,
+};
 
 /// Polls one cluster and records each outcome in its slot of the shared state.
 pub struct Poller {
@@ -16,6 +18,7 @@ pub struct Poller {
     /// Set once the cluster is named; `--es.url` mode names it from `GET /`.
     named: bool,
     interval: Duration,
+    nodes: Nodes,
     state: Arc<State>,
 }
 
@@ -45,6 +48,7 @@ impl Poller {
             client,
             named: config.name.is_some(),
             interval: config.poll_interval,
+            nodes: config.nodes,
             state,
         }
     }
@@ -74,19 +78,95 @@ impl Poller {
             self.client.remote_info().await
         }
         .await;
+        // The nodes are asked only when the configured URL answered: otherwise the cluster is
+        // unknown whatever they say.
+        let mut seen = Observations::default();
+        if self.nodes == Nodes::All && outcome.is_ok() {
+            seen.nodes = Some(self.poll_nodes().await);
+        }
         let poll = LastPoll {
             finished: SystemTime::now(),
             duration: started.elapsed(),
             outcome: outcome.map(Arc::new),
         };
 
-        let mut next = previous.after_poll(poll);
+        let mut next = previous.after_round(poll, seen);
         if next.name != name {
             tracing::info!(cluster = %name, url_label = %previous.name, "named cluster from GET /");
             next.name = name;
         }
         log_outcome(&previous, &next);
+        log_nodes(&previous, &next);
         self.state.set(self.index, next);
+    }
+
+    /// `nodes: all`: discovers the nodes anew each round, so that nodes joining or leaving are
+    /// followed, then asks each for its own `_remote/info`, all at once.
+    async fn poll_nodes(&self) -> NodeRound {
+        let discovered = match self.client.nodes().await {
+            Ok(nodes) => nodes,
+            Err(error) => {
+                return NodeRound {
+                    discovery: Some(error),
+                    nodes: Vec::new(),
+                };
+            }
+        };
+        let mut polls = JoinSet::new();
+        for node in discovered {
+            let client = self.client.for_node(&node);
+            polls.spawn(async move {
+                let outcome = match client {
+                    Ok(client) => client.remote_info().await.map(Arc::new),
+                    Err(error) => Err(error),
+                };
+                NodeAnswer {
+                    name: node.name,
+                    address: node.address,
+                    outcome,
+                }
+            });
+        }
+        let mut nodes = polls.join_all().await;
+        nodes.sort_by(|a, b| a.name.cmp(&b.name));
+        NodeRound {
+            discovery: None,
+            nodes,
+        }
+    }
+}
+
+/// A warn when node discovery or a node starts failing, an info when it answers again.
+fn log_nodes(previous: &ClusterSnapshot, next: &ClusterSnapshot) {
+    let Some(round) = &next.nodes else { return };
+    let cluster = &next.name;
+    let before = previous.nodes.as_ref();
+    if let Some(error) = &round.discovery {
+        if before.is_none_or(|b| b.discovery.is_none()) {
+            tracing::warn!(cluster = %cluster, reason = %error.reason, error = %error.detail, "node discovery failing");
+        }
+        return;
+    }
+    let failed_before = |name: &str| {
+        before
+            .and_then(|b| b.nodes.iter().find(|n| n.name == name))
+            .is_some_and(|n| n.outcome.is_err())
+    };
+    for node in &round.nodes {
+        match &node.outcome {
+            Err(error) if !failed_before(&node.name) => tracing::warn!(
+                cluster = %cluster,
+                node = %node.name,
+                address = %node.address,
+                reason = %error.reason,
+                error = %error.detail,
+                "node poll failing"
+            ),
+            Ok(_) if failed_before(&node.name) => {
+                tracing::info!(cluster = %cluster, node = %node.name, "node recovered")
+            }
+            _ => {}
+        }
     }
 }
 
