@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use es_remote_exporter::config::{Config, ExpectedRemote, Nodes, Probe};
+use es_remote_exporter::config::{Config, ExpectedRemote, Nodes};
 
 fn load(yaml: &str) -> Result<Config, String> {
     Config::from_yaml(yaml, Path::new("health.yml")).map_err(|err| err.to_string())
@@ -25,7 +25,6 @@ clusters:
         skip_unavailable: false
       - { name: archive, min_sockets: 9 }
     nodes: all
-    probe: resolve_cluster
   - name: prod-c
     url: http://127.0.0.1:9201
 "#,
@@ -50,7 +49,7 @@ clusters:
         ])
     );
     assert_eq!(b.nodes, Nodes::All);
-    assert_eq!(b.probe, Some(Probe::ResolveCluster));
+    assert_eq!(b.probe, None);
     let c = &config.clusters[1];
     assert_eq!(c.expected_remotes, None);
     assert_eq!(c.nodes, Nodes::Url);
@@ -117,5 +116,14 @@ fn nodes_accepts_only_all_and_probe_only_resolve_cluster() {
     assert!(
         err.starts_with("health.yml: clusters[0].probe: unknown variant `ping`"),
         "{err}"
+    );
+}
+
+#[test]
+fn the_resolve_cluster_probe_is_refused_until_it_is_built() {
+    let err = error("  - { name: b, url: \"http://127.0.0.1:9200\", probe: resolve_cluster }\n");
+    assert_eq!(
+        err,
+        "health.yml: clusters[0].probe: resolve_cluster is not supported by this version yet"
     );
 }
