@@ -381,14 +381,6 @@ impl Check<'_> {
             (None, None) => None,
         };
         let tls = self.tls(raw.tls_config, &format!("{at}.tls_config"))?;
-        // NB: the probe is specified but not built yet; accepting the key would promise a
-        // metric that never comes. Building `GET /_resolve/cluster` lifts this.
-        if raw.probe.is_some() {
-            return Err(self.invalid(
-                &format!("{at}.probe"),
-                "resolve_cluster is not supported by this version yet",
-            ));
-        }
         let expected_remotes = match raw.expected_remotes {
             Some(remotes) => {
                 Some(self.expected_remotes(remotes, &format!("{at}.expected_remotes"))?)

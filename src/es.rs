@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use crate::config::{Auth, ClusterConfig};
 use crate::remote_info::RemoteInfo;
+use crate::resolve_cluster::{self, Resolved};
 use crate::snapshot::{PollError, Reason};
 
 /// A client for one cluster, built once from its configuration.
@@ -90,6 +91,17 @@ impl Client {
     pub async fn remote_info(&self) -> Result<RemoteInfo, PollError> {
         let body = self.get("_remote/info").await?;
         RemoteInfo::from_slice(&body).map_err(|err| PollError::new(Reason::Decode, err.to_string()))
+    }
+
+    /// `GET /_resolve/cluster` with no index expression (Elasticsearch 8.18+), parsed. No
+    /// `timeout` parameter is sent: it was added and then reverted upstream, and an engine that
+    /// does not know a parameter rejects the request; the client's own timeout bounds the call.
+    pub async fn resolve_cluster(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, Resolved>, PollError> {
+        let body = self.get("_resolve/cluster").await?;
+        resolve_cluster::parse(&body)
+            .map_err(|detail| PollError::new(Reason::Decode, format!("_resolve/cluster: {detail}")))
     }
 
     /// The same client, talking to one node's own HTTP address with the same scheme,

@@ -11,6 +11,7 @@ pub mod log;
 pub mod metrics;
 pub mod poll;
 pub mod remote_info;
+pub mod resolve_cluster;
 pub mod server;
 pub mod snapshot;
 

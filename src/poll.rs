@@ -5,8 +5,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::task::JoinSet;
 
-use crate::config::{ClusterConfig, Nodes};
-use crate::es::Client;
+use crate::config::{ClusterConfig, Nodes, Probe};
+use crate::es::{Client, Root};
+use crate::resolve_cluster;
 use crate::snapshot::{
     ClusterSnapshot, LastPoll, NodeAnswer, NodeRound, Observations, PollError, Reason, State,
 };
@@ -19,7 +20,20 @@ pub struct Poller {
     named: bool,
     interval: Duration,
     nodes: Nodes,
+    /// With `probe: resolve_cluster`: where the probe stands.
+    probe: Option<ProbeState>,
     state: Arc<State>,
+}
+
+/// Where the `resolve_cluster` probe of one cluster stands.
+#[derive(Debug)]
+enum ProbeState {
+    /// The engine is not known yet: `GET /` is asked again at the next poll.
+    Detecting,
+    /// The engine has the endpoint; `failing` holds the error of the last call, if it failed.
+    Running { failing: Option<PollError> },
+    /// The engine lacks the endpoint, for the reason given; it is not asked again.
+    Unsupported(String),
 }
 
 /// Starts one poller per configured cluster. Dropping the set stops them all.
@@ -49,6 +63,9 @@ impl Poller {
             named: config.name.is_some(),
             interval: config.poll_interval,
             nodes: config.nodes,
+            probe: config
+                .probe
+                .map(|Probe::ResolveCluster| ProbeState::Detecting),
             state,
         }
     }
@@ -64,25 +81,31 @@ impl Poller {
         }
     }
 
-    /// One poll: name the cluster if needed, fetch `_remote/info`, store the snapshot.
+    /// One poll: name the cluster if needed, fetch `_remote/info`, ask the nodes and run the
+    /// probe if configured, store the snapshot.
     pub async fn poll_once(&mut self) {
         let previous = self.state.get(self.index);
         let started = Instant::now();
         let mut name = previous.name.clone();
+        let mut root = None;
         let outcome = async {
             if !self.named {
-                let root = self.client.root().await?;
-                name = root.cluster_name;
+                let answer = self.client.root().await?;
+                name = answer.cluster_name.clone();
                 self.named = true;
+                root = Some(answer);
             }
             self.client.remote_info().await
         }
         .await;
-        // The nodes are asked only when the configured URL answered: otherwise the cluster is
-        // unknown whatever they say.
+        // The nodes and the probe are asked only when the configured URL answered: otherwise
+        // the cluster is unknown whatever they say.
         let mut seen = Observations::default();
-        if self.nodes == Nodes::All && outcome.is_ok() {
-            seen.nodes = Some(self.poll_nodes().await);
+        if outcome.is_ok() {
+            if self.nodes == Nodes::All {
+                seen.nodes = Some(self.poll_nodes().await);
+            }
+            self.run_probe(&name, root, &mut seen).await;
         }
         let poll = LastPoll {
             finished: SystemTime::now(),
@@ -98,6 +121,75 @@ impl Poller {
         log_outcome(&previous, &next);
         log_nodes(&previous, &next);
         self.state.set(self.index, next);
+    }
+
+    /// `probe: resolve_cluster`: learns the engine from `GET /` until it is known, then, on an
+    /// engine that has the endpoint, asks which remotes the cluster can reach. A failed call
+    /// leaves the poll's outcome alone: it only withholds `es_remote_reachable`.
+    async fn run_probe(&mut self, cluster: &str, root: Option<Root>, seen: &mut Observations) {
+        if matches!(self.probe, Some(ProbeState::Detecting)) {
+            let root = match root {
+                Some(root) => Ok(root),
+                None => self.client.root().await,
+            };
+            match root {
+                Ok(root) => match resolve_cluster::unsupported(cluster, &root) {
+                    Some(why) => {
+                        tracing::warn!(cluster = %cluster, why = %why, "probe unsupported");
+                        self.probe = Some(ProbeState::Unsupported(why));
+                    }
+                    None => self.probe = Some(ProbeState::Running { failing: None }),
+                },
+                Err(error) => {
+                    tracing::debug!(cluster = %cluster, reason = %error.reason, error = %error.detail, "probe engine unknown");
+                    seen.notes.push(format!(
+                        "probe resolve_cluster waits for the engine version from GET /: {error}"
+                    ));
+                    return;
+                }
+            }
+        }
+
+        let failing = match &mut self.probe {
+            None | Some(ProbeState::Detecting) => return,
+            Some(ProbeState::Unsupported(why)) => {
+                seen.notes.push(why.clone());
+                return;
+            }
+            Some(ProbeState::Running { failing }) => failing,
+        };
+        match self.client.resolve_cluster().await {
+            Ok(resolved) => {
+                if failing.take().is_some() {
+                    tracing::info!(cluster = %cluster, remotes = resolved.len(), "probe recovered");
+                }
+                for (alias, remote) in &resolved {
+                    if !remote.connected {
+                        seen.notes.push(match &remote.error {
+                            Some(error) => format!(
+                                "probe resolve_cluster: remote {alias} is unreachable: {error}"
+                            ),
+                            None => format!("probe resolve_cluster: remote {alias} is unreachable"),
+                        });
+                    }
+                }
+                seen.reachable = Some(
+                    resolved
+                        .into_iter()
+                        .map(|(alias, remote)| (alias, remote.connected))
+                        .collect(),
+                );
+            }
+            Err(error) => {
+                if failing.is_none() {
+                    tracing::warn!(cluster = %cluster, reason = %error.reason, error = %error.detail, "probe failing");
+                }
+                seen.notes.push(format!(
+                    "probe resolve_cluster failed, so es_remote_reachable is not exported: {error}"
+                ));
+                *failing = Some(error);
+            }
+        }
     }
 
     /// `nodes: all`: discovers the nodes anew each round, so that nodes joining or leaving are

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use es_remote_exporter::config::{Config, ExpectedRemote, Nodes};
+use es_remote_exporter::config::{Config, ExpectedRemote, Nodes, Probe};
 
 fn load(yaml: &str) -> Result<Config, String> {
     Config::from_yaml(yaml, Path::new("health.yml")).map_err(|err| err.to_string())
@@ -120,10 +120,10 @@ fn nodes_accepts_only_all_and_probe_only_resolve_cluster() {
 }
 
 #[test]
-fn the_resolve_cluster_probe_is_refused_until_it_is_built() {
-    let err = error("  - { name: b, url: \"http://127.0.0.1:9200\", probe: resolve_cluster }\n");
-    assert_eq!(
-        err,
-        "health.yml: clusters[0].probe: resolve_cluster is not supported by this version yet"
-    );
+fn the_resolve_cluster_probe_is_accepted() {
+    let config = load(
+        "clusters:\n  - { name: b, url: \"http://127.0.0.1:9200\", probe: resolve_cluster }\n",
+    )
+    .unwrap();
+    assert_eq!(config.clusters[0].probe, Some(Probe::ResolveCluster));
 }
