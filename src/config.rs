@@ -14,6 +14,9 @@ use serde::{Deserialize, Deserializer};
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(15);
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 16 * 1024 * 1024;
+/// The longest `poll_interval` or `timeout`: a day is already far beyond any useful poll, and
+/// a bound keeps the scheduler's deadline arithmetic far from overflowing.
+pub const MAX_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// A validated configuration: every file it names has been read and checked.
 #[derive(Debug)]
@@ -294,8 +297,8 @@ impl Check<'_> {
         let poll_interval = raw.poll_interval.map_or(DEFAULT_POLL_INTERVAL, |d| d.0);
         let timeout = raw.timeout.map_or(DEFAULT_TIMEOUT, |d| d.0);
         let max_response_bytes = raw.max_response_bytes.unwrap_or(DEFAULT_MAX_RESPONSE_BYTES);
-        self.positive(poll_interval, "poll_interval")?;
-        self.positive(timeout, "timeout")?;
+        self.bounded(poll_interval, "poll_interval")?;
+        self.bounded(timeout, "timeout")?;
         if max_response_bytes == 0 {
             return Err(self.invalid("max_response_bytes", "must be greater than 0"));
         }
@@ -340,10 +343,10 @@ impl Check<'_> {
         let cluster_interval = raw.poll_interval.map(|d| d.0);
         let cluster_timeout = raw.timeout.map(|d| d.0);
         if let Some(interval) = cluster_interval {
-            self.positive(interval, &format!("{at}.poll_interval"))?;
+            self.bounded(interval, &format!("{at}.poll_interval"))?;
         }
         if let Some(timeout) = cluster_timeout {
-            self.positive(timeout, &format!("{at}.timeout"))?;
+            self.bounded(timeout, &format!("{at}.timeout"))?;
         }
         let interval = cluster_interval.unwrap_or(poll_interval);
         let timeout_value = cluster_timeout.unwrap_or(timeout);
@@ -588,9 +591,13 @@ impl Check<'_> {
             .map_err(|_| self.invalid(at, format!("{} is not UTF-8 text", file.display())))
     }
 
-    fn positive(&self, duration: Duration, at: &str) -> Result<(), ConfigError> {
+    /// A poll interval or timeout: longer than zero, at most [`MAX_DURATION`] (24h).
+    fn bounded(&self, duration: Duration, at: &str) -> Result<(), ConfigError> {
         if duration.is_zero() {
             return Err(self.invalid(at, "must be greater than 0"));
+        }
+        if duration > MAX_DURATION {
+            return Err(self.invalid(at, "must be at most 24h"));
         }
         Ok(())
     }

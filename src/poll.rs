@@ -5,7 +5,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::task::JoinSet;
 
-use crate::config::{ClusterConfig, Nodes, Probe};
+use crate::config::{ClusterConfig, MAX_DURATION, Nodes, Probe};
 use crate::es::{Client, Root};
 use crate::resolve_cluster;
 use crate::snapshot::{
@@ -77,7 +77,14 @@ impl Poller {
             let started = tokio::time::Instant::now();
             self.poll_once().await;
             let jitter = self.interval.mul_f64(fastrand::f64() * 0.05);
-            tokio::time::sleep_until(started + self.interval + jitter).await;
+            // The configuration bounds the interval; checked arithmetic keeps an interval that
+            // slipped past it from panicking the task: it then waits the longest allowed one.
+            let next = self
+                .interval
+                .checked_add(jitter)
+                .and_then(|wait| started.checked_add(wait))
+                .unwrap_or_else(|| started + MAX_DURATION);
+            tokio::time::sleep_until(next).await;
         }
     }
 

@@ -2,6 +2,7 @@
 
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
 use es_remote_exporter::config::Config;
 
@@ -193,4 +194,73 @@ fn config_check_exits_0_for_a_valid_file_and_1_for_an_invalid_one() {
         "{stderr}"
     );
     assert!(output.stdout.is_empty());
+}
+
+#[test]
+fn poll_intervals_and_timeouts_longer_than_a_day_are_rejected() {
+    let cases = [
+        (
+            "poll_interval: 18446744073709551615s\nclusters: []\n",
+            "poll_interval: must be at most 24h",
+        ),
+        (
+            "timeout: 25h\nclusters: []\n",
+            "timeout: must be at most 24h",
+        ),
+        (
+            "clusters:\n  - {name: a, url: http://127.0.0.1:9200, poll_interval: 18446744073709551615s}\n",
+            "clusters[0].poll_interval: must be at most 24h",
+        ),
+        (
+            "poll_interval: 24h\nclusters:\n  - {name: a, url: http://127.0.0.1:9200, timeout: 86401s}\n",
+            "clusters[0].timeout: must be at most 24h",
+        ),
+    ];
+    for (yaml, expected) in cases {
+        assert_eq!(error_of(yaml), format!("{FILE}: {expected}"), "{yaml}");
+    }
+    let yaml =
+        "poll_interval: 24h\ntimeout: 23h\nclusters:\n  - {name: a, url: http://127.0.0.1:9200}\n";
+    let config = Config::from_yaml(yaml, Path::new(FILE)).unwrap();
+    assert_eq!(
+        config.clusters[0].poll_interval,
+        Duration::from_secs(86_400)
+    );
+    assert_eq!(config.clusters[0].timeout, Duration::from_secs(82_800));
+}
+
+/// The configuration bounds the interval; a poller built with a larger one by hand must still
+/// not panic when it works out its next deadline.
+#[tokio::test]
+async fn a_poller_with_an_interval_beyond_any_instant_keeps_running() {
+    use es_remote_exporter::config::{ClusterConfig, Nodes, Tls};
+    use es_remote_exporter::es::Client;
+    use es_remote_exporter::poll::{Poller, spawn_all};
+    use es_remote_exporter::snapshot::State;
+    use std::sync::Arc;
+
+    let cluster = ClusterConfig {
+        name: Some("a".to_owned()),
+        url: "http://127.0.0.1:1/".parse().unwrap(),
+        auth: None,
+        tls: Tls::default(),
+        poll_interval: Duration::MAX,
+        timeout: Duration::from_secs(1),
+        max_response_bytes: 1024,
+        expected_remotes: None,
+        nodes: Nodes::Url,
+        probe: None,
+    };
+    let state = Arc::new(State::new(["a".to_owned()]));
+    let client = Client::new(&cluster).unwrap();
+    let mut tasks = spawn_all(vec![Poller::new(0, &cluster, client, state.clone())]);
+    for _ in 0..100 {
+        if state.get(0).last_poll.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(state.get(0).polls, 1);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(tasks.try_join_next().is_none(), "the poller task ended");
 }
