@@ -118,9 +118,29 @@ pub enum Output {
 /// Paths the exporter serves itself, which the metrics may not take.
 const RESERVED_PATHS: [&str; 3] = ["/health", "/-/healthy", "/-/ready"];
 
+/// What a telemetry path may hold, in words for the error.
+const PATH_SHAPE: &str =
+    "use /-separated segments of ASCII letters, digits and -._~, such as /metrics";
+
+/// The metrics path is handed to the router as a route, where `{…}` is a parameter and `*` a
+/// wildcard, and is compared with the raw request path, where a space, `?`, `#`, `%` or a
+/// non-ASCII character never arrive as written. So only plain segments are accepted, which
+/// mean the same to the router and to every client.
 fn telemetry_path(text: &str) -> Result<String, String> {
-    if !text.starts_with('/') || text.len() < 2 {
+    let Some(segments) = text.strip_prefix('/').filter(|rest| !rest.is_empty()) else {
         return Err("must start with / and name a path other than /".to_owned());
+    };
+    for segment in segments.split('/') {
+        if segment.is_empty() {
+            return Err(format!("empty path segment; {PATH_SHAPE}"));
+        }
+        if segment == "." || segment == ".." {
+            return Err(format!("segment {segment:?} is not allowed; {PATH_SHAPE}"));
+        }
+        let unreserved = |c: char| c.is_ascii_alphanumeric() || "-._~".contains(c);
+        if let Some(c) = segment.chars().find(|&c| !unreserved(c)) {
+            return Err(format!("{c:?} is not allowed; {PATH_SHAPE}"));
+        }
     }
     if RESERVED_PATHS.contains(&text) {
         return Err(format!("{text} is served by the exporter itself"));

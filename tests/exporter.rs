@@ -437,3 +437,85 @@ async fn readiness_waits_for_the_first_poll_and_the_landing_page_links_the_metri
     assert_eq!(exporter.get("/-/ready").await, (200, "Ready\n".into()));
     assert_eq!(exporter.terminate(), Some(0));
 }
+
+/// The path becomes a route: one the router would read as a parameter or a wildcard, or that
+/// no request could reach as written, is a flag error (exit 2) before anything starts.
+#[test]
+fn a_telemetry_path_the_router_would_misread_is_a_flag_error() {
+    let shape = "use /-separated segments of ASCII letters, digits and -._~, such as /metrics";
+    let cases = [
+        ("/{", format!("'{{' is not allowed; {shape}")),
+        ("/{x}", format!("'{{' is not allowed; {shape}")),
+        ("/{*rest}", format!("'{{' is not allowed; {shape}")),
+        ("/metrics}", format!("'}}' is not allowed; {shape}")),
+        ("/a b", format!("' ' is not allowed; {shape}")),
+        ("/metrics?x", format!("'?' is not allowed; {shape}")),
+        ("/metrics#x", format!("'#' is not allowed; {shape}")),
+        ("/a%20b", format!("'%' is not allowed; {shape}")),
+        ("/ünï", format!("'ü' is not allowed; {shape}")),
+        ("/a\tb", format!("'\\t' is not allowed; {shape}")),
+        ("//", format!("empty path segment; {shape}")),
+        ("/metrics/", format!("empty path segment; {shape}")),
+        ("/a//b", format!("empty path segment; {shape}")),
+        ("/a/../b", format!("segment \"..\" is not allowed; {shape}")),
+        (
+            "/",
+            "must start with / and name a path other than /".to_owned(),
+        ),
+        (
+            "metrics",
+            "must start with / and name a path other than /".to_owned(),
+        ),
+        (
+            "/health",
+            "/health is served by the exporter itself".to_owned(),
+        ),
+        (
+            "/-/healthy",
+            "/-/healthy is served by the exporter itself".to_owned(),
+        ),
+        (
+            "/-/ready",
+            "/-/ready is served by the exporter itself".to_owned(),
+        ),
+    ];
+    for (path, why) in cases {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_es-remote-exporter"))
+            .args([
+                "--web.listen-address",
+                "127.0.0.1:0",
+                "--web.telemetry-path",
+                path,
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{path:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&output.stderr),
+            format!(
+                "error: invalid value '{path}' for '--web.telemetry-path <PATH>': {why}\n\n\
+                 For more information, try '--help'.\n"
+            ),
+            "{path:?}"
+        );
+        assert!(output.stdout.is_empty(), "{path:?}");
+    }
+}
+
+/// Every character the rule allows, in several segments, is served at exactly that path.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_telemetry_path_of_several_plain_segments_is_served_there_only() {
+    let exporter = Exporter::start(&[
+        "--es.url",
+        &format!("http://127.0.0.1:{}", support::closed_port()),
+        "--web.telemetry-path",
+        "/probe/es-remote_v1.0~x",
+    ]);
+    let (status, text) = exporter.get("/probe/es-remote_v1.0~x").await;
+    assert_eq!(status, 200);
+    assert!(text.contains("# TYPE es_remote_up gauge\n"), "{text}");
+    assert_eq!(exporter.get("/probe/es-remote_v1.0~").await.0, 404);
+    assert_eq!(exporter.get("/probe").await.0, 404);
+    assert_eq!(exporter.get("/metrics").await.0, 404);
+    assert_eq!(exporter.terminate(), Some(0));
+}
