@@ -1,6 +1,6 @@
 //! Health verdicts per remote, per cluster and overall, judged once per poll.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::time::SystemTime;
 
@@ -134,8 +134,13 @@ impl Expectations {
         }
     }
 
-    fn get(&self, alias: &str) -> Option<&ExpectedRemote> {
-        self.remotes.iter().find(|remote| remote.name == alias)
+    /// The expected remotes by name, built once per poll so that judging stays linear in the
+    /// number of remotes.
+    fn by_name(&self) -> HashMap<&str, &ExpectedRemote> {
+        self.remotes
+            .iter()
+            .map(|remote| (remote.name.as_str(), remote))
+            .collect()
     }
 }
 
@@ -180,9 +185,13 @@ impl ClusterHealth {
             true => previous.since.or(Some(round.at)),
             false => Some(round.at),
         };
+        let before_by_alias: HashMap<&str, &RemoteHealth> = previous
+            .remotes
+            .iter()
+            .map(|remote| (remote.alias.as_str(), remote))
+            .collect();
         for remote in &mut next.remotes {
-            let before = previous.remotes.iter().find(|r| r.alias == remote.alias);
-            remote.since = match before {
+            remote.since = match before_by_alias.get(remote.alias.as_str()) {
                 Some(before) if before.state == remote.state => before.since.or(Some(round.at)),
                 _ => Some(round.at),
             };
@@ -196,13 +205,19 @@ fn judge_answer(
     info: &RemoteInfo,
     nodes: Option<&[NodeAnswer]>,
 ) -> ClusterHealth {
+    let expected = expect.by_name();
+    let nodes = NodeViews::new(nodes);
     let mut remotes: Vec<RemoteHealth> = info
         .remotes
         .iter()
-        .map(|remote| judge_remote(remote, expect.get(&remote.alias), nodes))
+        .map(|remote| {
+            let expected = expected.get(remote.alias.as_str()).copied();
+            judge_remote(remote, expected, &nodes)
+        })
         .collect();
+    let present: HashSet<&str> = info.remotes.iter().map(|r| r.alias.as_str()).collect();
     for expected in &expect.remotes {
-        if !remotes.iter().any(|r| r.alias == expected.name) {
+        if !present.contains(expected.name.as_str()) {
             remotes.push(RemoteHealth::unseen(
                 &expected.name,
                 Verdict::Down,
@@ -268,7 +283,7 @@ impl RemoteHealth {
 fn judge_remote(
     remote: &Remote,
     expected: Option<&ExpectedRemote>,
-    nodes: Option<&[NodeAnswer]>,
+    nodes: &NodeViews<'_>,
 ) -> RemoteHealth {
     let (connected, max, unit) = match &remote.mode {
         Mode::Sniff(sniff) => (
@@ -383,22 +398,47 @@ struct PerNode {
     not_configured: Vec<String>,
 }
 
-fn per_node(alias: &str, nodes: Option<&[NodeAnswer]>) -> PerNode {
+/// With `nodes: all`: each answering node's remotes by alias, indexed once per poll so that
+/// looking a remote up on every node costs one map lookup per node.
+struct NodeViews<'a> {
+    answering: Vec<(&'a str, HashMap<&'a str, &'a Remote>)>,
+}
+
+impl<'a> NodeViews<'a> {
+    fn new(nodes: Option<&'a [NodeAnswer]>) -> Self {
+        let answering = nodes
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|node| {
+                let info = node.outcome.as_ref().ok()?;
+                let remotes = info
+                    .remotes
+                    .iter()
+                    .map(|remote| (remote.alias.as_str(), remote))
+                    .collect();
+                Some((node.name.as_str(), remotes))
+            })
+            .collect();
+        Self { answering }
+    }
+}
+
+fn per_node(alias: &str, nodes: &NodeViews<'_>) -> PerNode {
     let mut seen = PerNode::default();
-    for node in nodes.unwrap_or_default() {
-        let Ok(info) = &node.outcome else { continue };
-        match info.remotes.iter().find(|r| r.alias == alias) {
+    for (name, remotes) in &nodes.answering {
+        let name = (*name).to_owned();
+        match remotes.get(alias) {
             Some(remote) if remote.connected == Some(true) => {
                 seen.connected += 1;
-                seen.by_name.insert(node.name.clone(), true);
+                seen.by_name.insert(name, true);
             }
             Some(_) => {
-                seen.not_connected.push(node.name.clone());
-                seen.by_name.insert(node.name.clone(), false);
+                seen.not_connected.push(name.clone());
+                seen.by_name.insert(name, false);
             }
             None => {
-                seen.not_configured.push(node.name.clone());
-                seen.by_name.insert(node.name.clone(), false);
+                seen.not_configured.push(name.clone());
+                seen.by_name.insert(name, false);
             }
         }
     }

@@ -1,5 +1,6 @@
 //! The scheduler: one task per cluster, polling `_remote/info` on its own interval.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -246,11 +247,13 @@ fn log_nodes(previous: &ClusterSnapshot, next: &ClusterSnapshot) {
         }
         return;
     }
-    let failed_before = |name: &str| {
-        before
-            .and_then(|b| b.nodes.iter().find(|n| n.name == name))
-            .is_some_and(|n| n.outcome.is_err())
-    };
+    let failing_before: HashSet<&str> = before
+        .into_iter()
+        .flat_map(|b| &b.nodes)
+        .filter(|n| n.outcome.is_err())
+        .map(|n| n.name.as_str())
+        .collect();
+    let failed_before = |name: &str| failing_before.contains(name);
     for node in &round.nodes {
         match &node.outcome {
             Err(error) if !failed_before(&node.name) => tracing::warn!(

@@ -415,3 +415,112 @@ fn the_overall_verdict_is_the_worst_with_down_above_unknown() {
     let report = Report::new(&[up.get(0), unknown.get(0)]);
     assert_eq!(report.state, Verdict::Unknown);
 }
+
+/// 50,000 remotes seen by the configured URL and by two nodes, half of them expected, plus
+/// 1,000 expected remotes that are missing: the second poll carries every remote's `since`
+/// and history over from the first. Judging looks each remote up in maps built once per poll;
+/// a lookup by linear scan would make this test take minutes, not seconds.
+#[test]
+fn fifty_thousand_remotes_are_judged_and_rendered_across_two_polls() {
+    use es_remote_exporter::remote_info::{Mode, Remote, Sniff};
+    use es_remote_exporter::snapshot::{NodeAnswer, NodeRound, Observations};
+
+    const N: usize = 50_000;
+    let answer = |disconnected_every: usize| {
+        let remotes = (0..N)
+            .map(|i| {
+                let connected = disconnected_every == 0 || i % disconnected_every != 0;
+                Remote {
+                    alias: format!("r{i:05}"),
+                    connected: Some(connected),
+                    mode: Mode::Sniff(Sniff {
+                        seeds: Some(1),
+                        nodes_connected: Some(u64::from(connected)),
+                        max_connections: Some(3),
+                    }),
+                    skip_unavailable: Some(false),
+                    initial_connect_timeout_seconds: Some(30.0),
+                    credentials: false,
+                }
+            })
+            .collect();
+        Arc::new(RemoteInfo { remotes })
+    };
+    let round = |n: usize, info: Arc<RemoteInfo>| {
+        let node = |name: &str| NodeAnswer {
+            name: name.to_owned(),
+            address: format!("127.0.0.1:920{}", &name[1..]),
+            outcome: Ok(info.clone()),
+        };
+        let seen = Observations {
+            nodes: Some(NodeRound {
+                discovery: None,
+                nodes: vec![node("n1"), node("n2")],
+            }),
+            ..Observations::default()
+        };
+        let poll = LastPoll {
+            finished: at(n),
+            duration: Duration::from_millis(125),
+            outcome: Ok(info),
+        };
+        (poll, seen)
+    };
+    let mut expected: Vec<(String, Option<u64>)> = (0..N)
+        .step_by(2)
+        .map(|i| (format!("r{i:05}"), Some(1)))
+        .collect();
+    expected.extend((0..1_000).map(|i| (format!("x{i:04}"), None)));
+    let expected: Vec<Expected<'_>> = expected
+        .iter()
+        .map(|(name, min_nodes)| (name.as_str(), *min_nodes, None, None))
+        .collect();
+    let state = Arc::new(State::expecting([("local".to_owned(), expect(&expected))]));
+
+    let (poll, seen) = round(0, answer(0));
+    state.set(0, state.get(0).after_round(poll, seen));
+    // Every tenth remote disconnects on both nodes.
+    let (poll, seen) = round(1, answer(10));
+    state.set(0, state.get(0).after_round(poll, seen));
+
+    let snapshot = state.get(0);
+    let health = &snapshot.health;
+    assert_eq!(health.remotes.len(), 51_000);
+    assert_eq!(health.state, Verdict::Down);
+    assert_eq!(health.why, "6000 down of 51000 remotes");
+    let count = |f: &dyn Fn(&es_remote_exporter::health::RemoteHealth) -> bool| {
+        health.remotes.iter().filter(|r| f(r)).count()
+    };
+    assert_eq!(count(&|r| r.state == Verdict::Ok), 45_000);
+    assert_eq!(count(&|r| r.state == Verdict::Down), 6_000);
+    assert_eq!(count(&|r| r.expected), 26_000);
+    assert_eq!(count(&|r| !r.present), 1_000);
+    // Unchanged since the first poll: 45,000 ok and the 1,000 missing; the rest changed.
+    assert_eq!(count(&|r| r.since == Some(at(0))), 46_000);
+    assert_eq!(count(&|r| r.since == Some(at(1))), 5_000);
+    let r00010 = health.remotes.iter().find(|r| r.alias == "r00010").unwrap();
+    assert_eq!(
+        r00010.why,
+        "not connected on nodes n1, n2 (connected on 0 of 2)"
+    );
+    assert_eq!(snapshot.history.len(), N);
+    let disconnects: u64 = snapshot.history.values().map(|h| h.disconnects).sum();
+    assert_eq!(disconnects, 5_000);
+
+    let text = render(state);
+    let count_lines = |prefix: &str, suffix: &str| {
+        text.lines()
+            .filter(|l| l.starts_with(prefix) && l.ends_with(suffix))
+            .count()
+    };
+    assert_eq!(count_lines("es_remote_connected{", " 1"), 45_000);
+    assert_eq!(count_lines("es_remote_connected{", " 0"), 5_000);
+    assert_eq!(count_lines("es_remote_health{", ""), 51_000 * 4);
+    assert_eq!(count_lines("es_remote_health{", "state=\"down\"} 1"), 6_000);
+    assert_eq!(count_lines("es_remote_configured{", " 1"), 50_000);
+    assert_eq!(count_lines("es_remote_configured{", " 0"), 1_000);
+    assert_eq!(count_lines("es_remote_disconnects_total{", " 1"), 5_000);
+    assert_eq!(count_lines("es_remote_disconnects_total{", " 0"), 45_000);
+    assert_eq!(count_lines("es_remote_node_connected{", " 1"), 90_000);
+    assert_eq!(count_lines("es_remote_node_connected{", " 0"), 10_000);
+}
