@@ -36,8 +36,8 @@ pub struct ClusterConfig {
     pub poll_interval: Duration,
     pub timeout: Duration,
     pub max_response_bytes: u64,
-    /// The remotes that should be there. `None` when the key is absent: health checking still
-    /// judges the remotes that are there, but exports no health series for the cluster.
+    /// The remotes that should be there. `None` when the key is absent: health checking then
+    /// judges only the remotes that are there, against no minimums.
     pub expected_remotes: Option<Vec<ExpectedRemote>>,
     /// Which nodes answer `_remote/info`.
     pub nodes: Nodes,

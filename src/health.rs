@@ -23,8 +23,6 @@ pub enum Verdict {
 /// What a cluster's configuration expects of its remotes; kept in every snapshot.
 #[derive(Clone, Debug, Default)]
 pub struct Expectations {
-    /// Export the health series for the cluster: `expected_remotes` is set, even to `[]`.
-    pub export: bool,
     pub remotes: Vec<ExpectedRemote>,
 }
 
@@ -129,7 +127,6 @@ impl fmt::Display for Verdict {
 impl Expectations {
     pub fn from_config(config: &ClusterConfig) -> Self {
         Self {
-            export: config.expected_remotes.is_some(),
             remotes: config.expected_remotes.clone().unwrap_or_default(),
         }
     }

@@ -133,9 +133,9 @@ const INFO: Spec = gauge(
     ],
 );
 
-// Health checker. The per-remote series exist only for clusters whose configuration sets
-// `expected_remotes` (even to `[]`), so that enabling nothing adds nothing; `node_connected`
-// and `reachable` exist only with `nodes: all` and `probe`.
+// Health checker, for every cluster: `configured`, `health`, `disconnects_total` and
+// `last_connected_timestamp_seconds` for every remote judged; `node_connected` and `reachable`
+// only with `nodes: all` and `probe`.
 const CONFIGURED: Spec = gauge(
     "es_remote_configured",
     "1 if the remote is in the last successful _remote/info answer, 0 if it is expected \
@@ -335,30 +335,26 @@ impl Families {
     fn health(&mut self, snapshot: &ClusterSnapshot) {
         let cluster = snapshot.name.as_str();
         let up = snapshot.remote_info().is_some();
-        if snapshot.expect.export {
-            // After a failed poll the health holds only the expected remotes, as unknown: the
-            // one exception to "no per-remote series while the cluster cannot be polled".
-            for remote in &snapshot.health.remotes {
-                for state in Verdict::ALL {
-                    let value = f64::from(u8::from(remote.state == state));
-                    self.add(&HEALTH, &[cluster, &remote.alias, state.as_str()], value);
-                }
-                if up {
-                    let present = f64::from(u8::from(remote.present));
-                    self.add(&CONFIGURED, &[cluster, &remote.alias], present);
-                }
+        // After a failed poll the health holds only the expected remotes, as unknown: the one
+        // exception to "no per-remote series while the cluster cannot be polled".
+        for remote in &snapshot.health.remotes {
+            for state in Verdict::ALL {
+                let value = f64::from(u8::from(remote.state == state));
+                self.add(&HEALTH, &[cluster, &remote.alias, state.as_str()], value);
             }
             if up {
-                for (alias, history) in &snapshot.history {
-                    let labels = [cluster, alias.as_str()];
-                    self.add(&DISCONNECTS, &labels, history.disconnects as f64);
-                    let last = history.last_connected.map_or(0.0, unix_seconds);
-                    self.add(&LAST_CONNECTED, &labels, last);
-                }
+                let present = f64::from(u8::from(remote.present));
+                self.add(&CONFIGURED, &[cluster, &remote.alias], present);
             }
         }
         if !up {
             return;
+        }
+        for (alias, history) in &snapshot.history {
+            let labels = [cluster, alias.as_str()];
+            self.add(&DISCONNECTS, &labels, history.disconnects as f64);
+            let last = history.last_connected.map_or(0.0, unix_seconds);
+            self.add(&LAST_CONNECTED, &labels, last);
         }
         for remote in &snapshot.health.remotes {
             for (node, connected) in &remote.nodes {

@@ -4,7 +4,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::{Exporter, fixture, lines_of, remote_lines, value};
+use support::{Exporter, fixture, health_lines, lines_of, remote_lines, value};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -234,7 +234,9 @@ async fn a_remote_missing_from_the_next_answer_loses_all_its_series() {
         es.uri()
     ));
     exporter
-        .wait_until("two remotes", |t| remote_lines(t, "b").len() == 13)
+        .wait_until("two remotes with their health", |t| {
+            remote_lines(t, "b").len() == 13 && health_lines(t, "b").len() == 14
+        })
         .await;
 
     es.reset().await;
@@ -245,9 +247,22 @@ async fn a_remote_missing_from_the_next_answer_loses_all_its_series() {
         ResponseTemplate::new(200).set_body_raw(one, "application/json"),
     )
     .await;
+    // Every series of es-b, the health checker's included, is gone.
     let text = exporter
         .wait_until("es-b gone", |t| !t.contains("es-b"))
         .await;
+    assert_eq!(
+        health_lines(&text, "b"),
+        [
+            r#"es_remote_configured{cluster="b",remote_cluster="es-a"} 1"#,
+            r#"es_remote_disconnects_total{cluster="b",remote_cluster="es-a"} 0"#,
+            r#"es_remote_health{cluster="b",remote_cluster="es-a",state="degraded"} 0"#,
+            r#"es_remote_health{cluster="b",remote_cluster="es-a",state="down"} 0"#,
+            r#"es_remote_health{cluster="b",remote_cluster="es-a",state="ok"} 1"#,
+            r#"es_remote_health{cluster="b",remote_cluster="es-a",state="unknown"} 0"#,
+            r#"es_remote_last_connected_timestamp_seconds{cluster="b",remote_cluster="es-a"} <time>"#,
+        ]
+    );
     assert_eq!(
         remote_lines(&text, "b"),
         vec![
@@ -376,9 +391,29 @@ async fn without_a_config_file_the_cluster_is_named_from_its_root_endpoint() {
             t.contains(r#"es_remote_up{cluster="es-b"} 1"#)
         })
         .await;
-    // Seven series of the sniff remote, six of the proxy one, fifteen of the cluster.
+    // Seven core series of the sniff remote, six of the proxy one, seven health series of
+    // each, fifteen of the cluster.
     assert_eq!(remote_lines(&text, "es-b").len(), 13);
-    assert_eq!(lines_of(&text, "es-b").len(), 13 + 15);
+    assert_eq!(
+        health_lines(&text, "es-b"),
+        [
+            r#"es_remote_configured{cluster="es-b",remote_cluster="es-a"} 1"#,
+            r#"es_remote_configured{cluster="es-b",remote_cluster="es-b"} 1"#,
+            r#"es_remote_disconnects_total{cluster="es-b",remote_cluster="es-a"} 0"#,
+            r#"es_remote_disconnects_total{cluster="es-b",remote_cluster="es-b"} 0"#,
+            r#"es_remote_health{cluster="es-b",remote_cluster="es-a",state="degraded"} 0"#,
+            r#"es_remote_health{cluster="es-b",remote_cluster="es-a",state="down"} 0"#,
+            r#"es_remote_health{cluster="es-b",remote_cluster="es-a",state="ok"} 1"#,
+            r#"es_remote_health{cluster="es-b",remote_cluster="es-a",state="unknown"} 0"#,
+            r#"es_remote_health{cluster="es-b",remote_cluster="es-b",state="degraded"} 0"#,
+            r#"es_remote_health{cluster="es-b",remote_cluster="es-b",state="down"} 0"#,
+            r#"es_remote_health{cluster="es-b",remote_cluster="es-b",state="ok"} 1"#,
+            r#"es_remote_health{cluster="es-b",remote_cluster="es-b",state="unknown"} 0"#,
+            r#"es_remote_last_connected_timestamp_seconds{cluster="es-b",remote_cluster="es-a"} <time>"#,
+            r#"es_remote_last_connected_timestamp_seconds{cluster="es-b",remote_cluster="es-b"} <time>"#,
+        ]
+    );
+    assert_eq!(lines_of(&text, "es-b").len(), 13 + 14 + 15);
     assert!(
         exporter
             .events("named cluster from GET /")

@@ -4,7 +4,7 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::{Exporter, closed_port, fixture, value, without_times};
+use support::{Exporter, closed_port, fixture, health_lines, value, without_times};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -250,7 +250,7 @@ async fn a_disconnect_between_polls_is_counted_and_turns_health_down() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_cluster_without_expected_remotes_is_judged_but_exports_no_health_series() {
+async fn a_cluster_without_expected_remotes_exports_health_series_for_every_remote() {
     let es = MockServer::start().await;
     answer(&es, "b", &fixture("shapes/es-7.17.json")).await;
     let exporter = exporter(&format!("{}/b", es.uri()), "");
@@ -259,6 +259,23 @@ async fn a_cluster_without_expected_remotes_is_judged_but_exports_no_health_seri
     assert_eq!(status, 503);
     assert_eq!(body["clusters"][0]["why"], "1 down of 2 remotes");
     let text = exporter.metrics().await;
-    assert!(!text.contains("es_remote_health"), "{text}");
-    assert!(!text.contains("es_remote_configured"), "{text}");
+    assert_eq!(
+        health_lines(&text, "prod-b"),
+        [
+            r#"es_remote_configured{cluster="prod-b",remote_cluster="es-a"} 1"#,
+            r#"es_remote_configured{cluster="prod-b",remote_cluster="es-b"} 1"#,
+            r#"es_remote_disconnects_total{cluster="prod-b",remote_cluster="es-a"} 0"#,
+            r#"es_remote_disconnects_total{cluster="prod-b",remote_cluster="es-b"} 0"#,
+            r#"es_remote_health{cluster="prod-b",remote_cluster="es-a",state="degraded"} 0"#,
+            r#"es_remote_health{cluster="prod-b",remote_cluster="es-a",state="down"} 0"#,
+            r#"es_remote_health{cluster="prod-b",remote_cluster="es-a",state="ok"} 1"#,
+            r#"es_remote_health{cluster="prod-b",remote_cluster="es-a",state="unknown"} 0"#,
+            r#"es_remote_health{cluster="prod-b",remote_cluster="es-b",state="degraded"} 0"#,
+            r#"es_remote_health{cluster="prod-b",remote_cluster="es-b",state="down"} 1"#,
+            r#"es_remote_health{cluster="prod-b",remote_cluster="es-b",state="ok"} 0"#,
+            r#"es_remote_health{cluster="prod-b",remote_cluster="es-b",state="unknown"} 0"#,
+            r#"es_remote_last_connected_timestamp_seconds{cluster="prod-b",remote_cluster="es-a"} <time>"#,
+            r#"es_remote_last_connected_timestamp_seconds{cluster="prod-b",remote_cluster="es-b"} 0"#,
+        ]
+    );
 }

@@ -20,7 +20,6 @@ type Expected<'a> = (&'a str, Option<u64>, Option<u64>, Option<bool>);
 
 fn expect(remotes: &[Expected<'_>]) -> Expectations {
     Expectations {
-        export: true,
         remotes: remotes
             .iter()
             .map(|(name, min_nodes, min_sockets, skip)| ExpectedRemote {
@@ -324,9 +323,26 @@ fn before_the_first_poll_expected_remotes_are_unknown() {
 }
 
 #[test]
-fn without_expected_remotes_no_health_series_are_exported() {
-    let state = polled(Expectations::default(), vec![ok(SNIFF_DOWN)]);
+fn without_expected_remotes_every_remote_present_gets_its_health_series() {
+    let state = polled(
+        Expectations::default(),
+        vec![ok(SNIFF_2_OF_3), ok(SNIFF_DOWN)],
+    );
     assert_eq!(state.get(0).health.state, Verdict::Down);
+    assert_eq!(
+        health_lines(&render(state)),
+        sorted(vec![
+            r#"es_remote_configured{cluster="local",remote_cluster="es-a"} 1"#,
+            r#"es_remote_disconnects_total{cluster="local",remote_cluster="es-a"} 1"#,
+            r#"es_remote_health{cluster="local",remote_cluster="es-a",state="degraded"} 0"#,
+            r#"es_remote_health{cluster="local",remote_cluster="es-a",state="down"} 1"#,
+            r#"es_remote_health{cluster="local",remote_cluster="es-a",state="ok"} 0"#,
+            r#"es_remote_health{cluster="local",remote_cluster="es-a",state="unknown"} 0"#,
+            r#"es_remote_last_connected_timestamp_seconds{cluster="local",remote_cluster="es-a"} 1700000000"#,
+        ])
+    );
+    // A failed poll leaves no remote of a cluster that expects none.
+    let state = polled(Expectations::default(), vec![ok(PROXY_9_OF_18), failed()]);
     assert_eq!(health_lines(&render(state)), Vec::<&str>::new());
 }
 

@@ -1,6 +1,8 @@
 //! Every known `_remote/info` shape, rendered through the collector and compared with the
 //! exposition lines it must produce.
 
+mod support;
+
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -39,11 +41,16 @@ fn fixture(name: &str) -> RemoteInfo {
     RemoteInfo::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
 
-/// The sample lines that carry a `remote_cluster` label, sorted.
+/// The sample lines that carry a `remote_cluster` label, sorted, without the health checker's
+/// families: these tests compare the core gauges of each shape exactly, and the health series
+/// have their own tests (`health_metrics.rs`). `a_vanished_remote_leaves_no_series` checks
+/// that none of a vanished remote's series, health ones included, is left.
 fn remote_lines(text: &str) -> Vec<&str> {
     let mut lines: Vec<_> = text
         .lines()
-        .filter(|l| !l.starts_with('#') && l.contains("remote_cluster="))
+        .filter(|l| {
+            !l.starts_with('#') && l.contains("remote_cluster=") && !support::is_health_line(l)
+        })
         .collect();
     lines.sort_unstable();
     lines
@@ -216,10 +223,28 @@ fn a_successful_poll_renders_every_cluster_series_exactly() {
     let expected = r#"# HELP es_remote_clusters Remote clusters in the last successful _remote/info response.
 # TYPE es_remote_clusters gauge
 es_remote_clusters{cluster="local"} 2
+# HELP es_remote_configured 1 if the remote is in the last successful _remote/info answer, 0 if it is expected (expected_remotes) but missing.
+# TYPE es_remote_configured gauge
+es_remote_configured{cluster="local",remote_cluster="es-a"} 1
+es_remote_configured{cluster="local",remote_cluster="es-b"} 1
 # HELP es_remote_connected 1 if the answering node held at least one open connection to the remote at the last poll. A node's passive view: Elasticsearch does not reconnect until traffic needs the remote.
 # TYPE es_remote_connected gauge
 es_remote_connected{cluster="local",remote_cluster="es-a"} 1
 es_remote_connected{cluster="local",remote_cluster="es-b"} 0
+# HELP es_remote_disconnects_total Changes from connected to not connected seen between successful polls, since the exporter started or the remote reappeared. A disconnect shorter than the poll interval goes unseen.
+# TYPE es_remote_disconnects_total counter
+es_remote_disconnects_total{cluster="local",remote_cluster="es-a"} 0
+es_remote_disconnects_total{cluster="local",remote_cluster="es-b"} 0
+# HELP es_remote_health The remote's verdict: 1 for its state (ok, degraded, down, unknown), 0 for the others. Judged at the last poll; unknown while the cluster cannot be polled.
+# TYPE es_remote_health gauge
+es_remote_health{cluster="local",remote_cluster="es-a",state="degraded"} 0
+es_remote_health{cluster="local",remote_cluster="es-a",state="down"} 0
+es_remote_health{cluster="local",remote_cluster="es-a",state="ok"} 1
+es_remote_health{cluster="local",remote_cluster="es-a",state="unknown"} 0
+es_remote_health{cluster="local",remote_cluster="es-b",state="degraded"} 0
+es_remote_health{cluster="local",remote_cluster="es-b",state="down"} 1
+es_remote_health{cluster="local",remote_cluster="es-b",state="ok"} 0
+es_remote_health{cluster="local",remote_cluster="es-b",state="unknown"} 0
 # HELP es_remote_info Always 1: the remote's mode, proxy address, server name and whether cluster credentials are configured, at the last poll.
 # TYPE es_remote_info gauge
 es_remote_info{cluster="local",remote_cluster="es-a",mode="sniff",proxy_address="",server_name="",credentials="none"} 1
@@ -228,6 +253,10 @@ es_remote_info{cluster="local",remote_cluster="es-b",mode="proxy",proxy_address=
 # TYPE es_remote_initial_connect_timeout_seconds gauge
 es_remote_initial_connect_timeout_seconds{cluster="local",remote_cluster="es-a"} 30
 es_remote_initial_connect_timeout_seconds{cluster="local",remote_cluster="es-b"} 30
+# HELP es_remote_last_connected_timestamp_seconds Unix time of the last poll that saw the remote connected (0 if none since the exporter started or the remote reappeared).
+# TYPE es_remote_last_connected_timestamp_seconds gauge
+es_remote_last_connected_timestamp_seconds{cluster="local",remote_cluster="es-a"} 1700000000
+es_remote_last_connected_timestamp_seconds{cluster="local",remote_cluster="es-b"} 0
 # HELP es_remote_last_scrape_success_timestamp_seconds Unix time at which the last successful poll ended (0 if none).
 # TYPE es_remote_last_scrape_success_timestamp_seconds gauge
 es_remote_last_scrape_success_timestamp_seconds{cluster="local"} 1700000000
@@ -332,13 +361,39 @@ fn a_failed_poll_drops_every_remote_series_and_counts_its_reason() {
 fn a_vanished_remote_leaves_no_series() {
     let mut one_left = fixture("es-7.17.json");
     one_left.remotes.retain(|r| r.alias == "es-a");
+    let before = render(vec![Ok(fixture("es-7.17.json"))]);
+    let of_es_b = |text: &str| {
+        text.lines()
+            .filter(|l| l.contains(r#"remote_cluster="es-b""#))
+            .count()
+    };
+    // Six core series and seven of the health checker.
+    assert_eq!(of_es_b(&before), 6 + 7);
     let text = render(vec![Ok(fixture("es-7.17.json")), Ok(one_left)]);
+    assert_eq!(of_es_b(&text), 0, "{text}");
     assert!(
         remote_lines(&text)
             .iter()
             .all(|l| l.contains(r#"remote_cluster="es-a""#))
     );
     assert_eq!(remote_lines(&text).len(), 7);
+    let mut health: Vec<&str> = text
+        .lines()
+        .filter(|l| support::is_health_line(l))
+        .collect();
+    health.sort_unstable();
+    assert_eq!(
+        health,
+        [
+            r#"es_remote_configured{cluster="local",remote_cluster="es-a"} 1"#,
+            r#"es_remote_disconnects_total{cluster="local",remote_cluster="es-a"} 0"#,
+            r#"es_remote_health{cluster="local",remote_cluster="es-a",state="degraded"} 0"#,
+            r#"es_remote_health{cluster="local",remote_cluster="es-a",state="down"} 0"#,
+            r#"es_remote_health{cluster="local",remote_cluster="es-a",state="ok"} 1"#,
+            r#"es_remote_health{cluster="local",remote_cluster="es-a",state="unknown"} 0"#,
+            r#"es_remote_last_connected_timestamp_seconds{cluster="local",remote_cluster="es-a"} 1700000015"#,
+        ]
+    );
     assert!(
         text.lines()
             .any(|l| l == r#"es_remote_clusters{cluster="local"} 1"#)

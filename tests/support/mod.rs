@@ -162,11 +162,48 @@ pub fn lines_of<'a>(text: &'a str, cluster: &str) -> Vec<&'a str> {
     lines
 }
 
-/// Sample lines of `text` for one remote of one cluster, sorted.
+/// The health checker's per-remote families, exported for every remote of every cluster.
+pub const HEALTH_FAMILIES: [&str; 4] = [
+    "es_remote_configured",
+    "es_remote_health",
+    "es_remote_disconnects_total",
+    "es_remote_last_connected_timestamp_seconds",
+];
+
+/// Whether a sample line belongs to one of [`HEALTH_FAMILIES`].
+pub fn is_health_line(line: &str) -> bool {
+    let name = line.split('{').next().unwrap_or_default();
+    HEALTH_FAMILIES.contains(&name)
+}
+
+/// Sample lines of `text` for the remotes of one cluster, sorted, without the health
+/// checker's families: callers compare the core per-remote gauges exactly, and the health
+/// series have their own tests (`health_metrics.rs`, `health_endpoint.rs`) and their own
+/// helper, [`health_lines`]. A test of a vanished remote checks separately that none of its
+/// series, health ones included, is left.
 pub fn remote_lines<'a>(text: &'a str, cluster: &str) -> Vec<&'a str> {
     lines_of(text, cluster)
         .into_iter()
-        .filter(|l| l.contains("remote_cluster="))
+        .filter(|l| l.contains("remote_cluster=") && !is_health_line(l))
+        .collect()
+}
+
+/// The lines of the health checker's families for one cluster, sorted. A running exporter
+/// stamps `es_remote_last_connected_timestamp_seconds` with the clock, so a value other
+/// than 0 reads `<time>` when it lies after 2023-11-14 (Unix time 1,700,000,000).
+pub fn health_lines(text: &str, cluster: &str) -> Vec<String> {
+    lines_of(text, cluster)
+        .into_iter()
+        .filter(|l| is_health_line(l))
+        .map(|l| match l.rsplit_once(' ') {
+            Some((series, time))
+                if series.starts_with("es_remote_last_connected_timestamp_seconds{")
+                    && time.parse::<f64>().is_ok_and(|t| t > 1_700_000_000.0) =>
+            {
+                format!("{series} <time>")
+            }
+            _ => l.to_owned(),
+        })
         .collect()
 }
 
