@@ -1,9 +1,10 @@
 //! Command-line flags, named after the conventions of Prometheus exporters.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
 /// `es-remote-exporter [flags]` serves metrics; `es-remote-exporter check [flags]` polls once.
 #[derive(Debug, Parser)]
@@ -155,11 +156,39 @@ pub fn parse_failed(err: clap::Error) -> ExitCode {
     if !err.use_stderr() {
         return ExitCode::SUCCESS;
     }
-    let under_check = std::env::args_os().nth(1).is_some_and(|arg| arg == "check");
-    match under_check {
+    match names_check(std::env::args_os().skip(1)) {
         true => ExitCode::from(3),
         false => ExitCode::from(u8::try_from(err.exit_code()).unwrap_or(2)),
     }
+}
+
+/// Whether the arguments (without the program name) name the `check` subcommand anywhere,
+/// also after flags of the server that clap refused there. A value of a top-level flag
+/// (`--es.url check`) is skipped, so it is not taken for the subcommand.
+pub fn names_check(args: impl IntoIterator<Item = impl Into<OsString>>) -> bool {
+    let command = Cli::command();
+    let takes_value = |long: &str| {
+        command
+            .get_arguments()
+            .any(|arg| arg.get_long() == Some(long) && arg.get_action().takes_values())
+    };
+    let mut args = args.into_iter().map(Into::into);
+    while let Some(arg) = args.next() {
+        let Some(arg) = arg.to_str() else { continue };
+        if arg == "check" {
+            return true;
+        }
+        if arg == "--" {
+            return false;
+        }
+        if let Some(long) = arg.strip_prefix("--")
+            && !long.contains('=')
+            && takes_value(long)
+        {
+            args.next();
+        }
+    }
+    false
 }
 
 impl LogLevel {

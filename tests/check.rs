@@ -321,3 +321,40 @@ async fn without_a_config_file_check_polls_es_url_and_names_the_cluster() {
          overall: down\n"
     );
 }
+
+/// 1 and 2 mean degraded and down, so a flag error is 3 wherever `check` appears, also after
+/// server flags that clap refuses before it; a flag value that reads `check` is no subcommand.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flag_error_anywhere_around_check_exits_3() {
+    let args = |text: &str| text.split(' ').map(str::to_owned).collect::<Vec<_>>();
+    let out = run(args("--log.level debug check --es.url http://127.0.0.1:1")).await;
+    assert_eq!(out.code, Some(3));
+    assert_eq!(
+        out.stderr,
+        "error: the subcommand 'check' cannot be used with '--log.level <LOG_LEVEL>'\n\n\
+         Usage: es-remote-exporter [OPTIONS]\n       es-remote-exporter <COMMAND>\n\n\
+         For more information, try '--help'.\n"
+    );
+    assert_eq!(out.stdout, "");
+    assert_eq!(
+        run(args("--es.url=http://127.0.0.1:1 check")).await.code,
+        Some(3)
+    );
+    assert_eq!(run(args("check --bogus")).await.code, Some(3));
+    assert_eq!(
+        run(args("--log.format json check --output yaml"))
+            .await
+            .code,
+        Some(3)
+    );
+
+    let out = run(args("--es.url check --bogus")).await;
+    assert_eq!(out.code, Some(2));
+    assert_eq!(
+        out.stderr,
+        "error: unexpected argument '--bogus' found\n\n\
+         Usage: es-remote-exporter --es.url <URL>\n\n\
+         For more information, try '--help'.\n"
+    );
+    assert_eq!(run(args("--bogus")).await.code, Some(2));
+}
