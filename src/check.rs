@@ -93,6 +93,12 @@ pub fn table(report: &Report) -> String {
         }
     }
 
+    for row in &mut rows {
+        for cell in row.iter_mut() {
+            *cell = printable(cell);
+        }
+    }
+
     let mut widths = [0; 6];
     for row in &rows {
         for (width, cell) in widths.iter_mut().zip(row) {
@@ -116,4 +122,19 @@ pub fn table(report: &Report) -> String {
     }
     text.push_str(&format!("overall: {}\n", report.state));
     text
+}
+
+/// A cell as the terminal may print it: aliases, cluster names and error details come from
+/// configurations and answers, and a control character in them (NUL, ESC, a newline) would
+/// reach the terminal as a command or break the table. Each is written as its Rust escape.
+fn printable(cell: &str) -> String {
+    if !cell.chars().any(char::is_control) {
+        return cell.to_owned();
+    }
+    cell.chars()
+        .map(|c| match c.is_control() {
+            true => c.escape_debug().to_string(),
+            false => c.to_string(),
+        })
+        .collect()
 }

@@ -358,3 +358,28 @@ async fn a_flag_error_anywhere_around_check_exits_3() {
     );
     assert_eq!(run(args("--bogus")).await.code, Some(2));
 }
+
+/// An alias or cluster name carrying NUL, ESC or a newline is printed escaped, so it can
+/// neither drive the terminal nor break the table; printable non-ASCII stays as it is.
+#[tokio::test(flavor = "multi_thread")]
+async fn control_characters_in_names_are_escaped_in_the_table() {
+    let es = MockServer::start().await;
+    let body = r#"{"a\u0000b\u001b[31m":{"connected":true,"mode":"sniff","seeds":["10.0.0.21:9300"],"num_nodes_connected":1,"max_connections_per_cluster":3},"zé\nx":{"connected":false,"mode":"sniff","num_nodes_connected":0}}"#;
+    answer(&es, "b", body.as_bytes()).await;
+    let out = check(
+        &config(
+            &es.uri(),
+            "  - name: \"pr\\tod\\u0007\"\n    url: \"{base}/b\"\n",
+        ),
+        &[],
+    )
+    .await;
+    assert_eq!(out.code, Some(2), "{}{}", out.stdout, out.stderr);
+    assert_eq!(
+        out.stdout,
+        "CLUSTER      REMOTE          STATE  MODE   CONNECTIONS  WHY\n\
+         pr\\tod\\u{7}  a\\0b\\u{1b}[31m  ok     sniff  1/3          connected (1/3 gateway nodes)\n\
+         pr\\tod\\u{7}  zé\\nx           down   sniff  0            not connected (0 gateway nodes)\n\
+         overall: down\n"
+    );
+}
