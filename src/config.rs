@@ -162,6 +162,14 @@ impl Config {
 }
 
 fn parse_yaml(text: &str, file: &Path) -> Result<RawConfig, ConfigError> {
+    let empty = || ConfigError::Invalid {
+        file: file.to_owned(),
+        path: "clusters".to_owned(),
+        message: "is required (the file holds no configuration)".to_owned(),
+    };
+    if holds_no_document(text) {
+        return Err(empty());
+    }
     let mut failed_at = None;
     let options = serde_saphyr::options! { with_snippet: false };
     let parsed = serde_saphyr::with_deserializer_from_str_with_options(text, options, |de| {
@@ -171,8 +179,34 @@ fn parse_yaml(text: &str, file: &Path) -> Result<RawConfig, ConfigError> {
         })
     });
     parsed.map_err(|err| {
-        let message = err.to_string();
-        match failed_at.filter(|path| path != ".") {
+        // serde_path_to_error writes `?` for a key it has not read yet, the case of a duplicate
+        // key; the mapping that holds it is the useful path. The root is no path at all.
+        let mapping = failed_at
+            .as_deref()
+            .map(|path| path.strip_suffix('?').unwrap_or(path))
+            .map(|path| path.strip_suffix('.').unwrap_or(path))
+            .filter(|path| !path.is_empty())
+            .map(str::to_owned);
+        let (path, message) = match err.without_snippet() {
+            serde_saphyr::Error::DuplicateMappingKey { key, location } => {
+                let key = key
+                    .as_deref()
+                    .map(|k| format!(" `{k}`"))
+                    .unwrap_or_default();
+                let message = format!("duplicate key{key}{}", position(*location));
+                (mapping, message)
+            }
+            serde_saphyr::Error::SerdeMissingField { field, .. } => {
+                let path = match mapping {
+                    Some(mapping) => format!("{mapping}.{field}"),
+                    None => (*field).to_owned(),
+                };
+                (Some(path), "is required".to_owned())
+            }
+            serde_saphyr::Error::Eof { .. } if mapping.is_none() => return empty(),
+            _ => (mapping, err.to_string()),
+        };
+        match path {
             Some(path) => ConfigError::Invalid {
                 file: file.to_owned(),
                 path,
@@ -184,6 +218,22 @@ fn parse_yaml(text: &str, file: &Path) -> Result<RawConfig, ConfigError> {
             },
         }
     })
+}
+
+/// True for a file of blanks, comments and document markers only, which YAML reads as no
+/// document or a null one.
+fn holds_no_document(text: &str) -> bool {
+    text.lines().map(str::trim).all(|line| {
+        line.is_empty() || line.starts_with('#') || line == "---" || line == "..." || line == "~"
+    })
+}
+
+/// ` at line L, column C`, or nothing when the parser did not say.
+fn position(location: serde_saphyr::Location) -> String {
+    match location.line() {
+        0 => String::new(),
+        line => format!(" at line {line}, column {}", location.column()),
+    }
 }
 
 // === the file's shape ===

@@ -264,3 +264,51 @@ async fn a_poller_with_an_interval_beyond_any_instant_keeps_running() {
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert!(tasks.try_join_next().is_none(), "the poller task ended");
 }
+
+#[test]
+fn duplicate_keys_name_the_mapping_and_the_key() {
+    let cases = [
+        (
+            "clusters:\n  - name: a\n    name: b\n    url: http://127.0.0.1:9200\n",
+            "clusters[0]: duplicate key `name` at line 3, column 5",
+        ),
+        (
+            "clusters:\n  - name: a\n    url: http://127.0.0.1:9200\n    tls_config: {ca_file: a.pem, ca_file: b.pem}\n",
+            "clusters[0].tls_config: duplicate key `ca_file` at line 4, column 34",
+        ),
+        (
+            "timeout: 1s\ntimeout: 2s\nclusters: []\n",
+            "duplicate key `timeout` at line 2, column 1",
+        ),
+    ];
+    for (yaml, expected) in cases {
+        assert_eq!(error_of(yaml), format!("{FILE}: {expected}"), "{yaml}");
+    }
+}
+
+#[test]
+fn an_empty_file_or_a_missing_key_says_what_is_required() {
+    let cases = [
+        (
+            "",
+            "clusters: is required (the file holds no configuration)",
+        ),
+        (
+            "# nothing yet\n\n",
+            "clusters: is required (the file holds no configuration)",
+        ),
+        (
+            "---\n",
+            "clusters: is required (the file holds no configuration)",
+        ),
+        ("poll_interval: 5s\n", "clusters: is required"),
+        ("clusters:\n  - name: a\n", "clusters[0].url: is required"),
+        (
+            "clusters:\n  - name: a\n    url: http://127.0.0.1:9200\n    basic_auth: {password: p}\n",
+            "clusters[0].basic_auth.username: is required",
+        ),
+    ];
+    for (yaml, expected) in cases {
+        assert_eq!(error_of(yaml), format!("{FILE}: {expected}"), "{yaml:?}");
+    }
+}
