@@ -8,6 +8,8 @@ FROM rust:1-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock build.rs ./
 COPY src ./src
+# Cargo.toml declares the benchmark, so cargo wants its source even for a release build.
+COPY benches ./benches
 ARG REVISION=unknown
 # Cache mounts keep the crate registry and compiled dependencies between builds; the binary is
 # copied out because the target cache is not part of the image.

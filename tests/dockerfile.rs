@@ -48,7 +48,10 @@ fn every_file_the_build_copies_exists() {
             parts
         })
         .collect();
-    assert_eq!(copies, ["Cargo.toml", "Cargo.lock", "build.rs", "src"]);
+    assert_eq!(
+        copies,
+        ["Cargo.toml", "Cargo.lock", "build.rs", "src", "benches"]
+    );
     for path in copies {
         assert!(root.join(path).exists(), "{path} is copied but missing");
     }
