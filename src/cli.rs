@@ -52,6 +52,10 @@ pub struct Args {
           value_parser = telemetry_path)]
     pub telemetry_path: String,
 
+    /// Allow reloading the configuration file with POST or PUT to /-/reload.
+    #[arg(long = "web.enable-lifecycle")]
+    pub enable_lifecycle: bool,
+
     /// Lowest level of log events written to stderr.
     #[arg(long = "log.level", value_enum, default_value_t = LogLevel::Info)]
     pub log_level: LogLevel,

@@ -10,6 +10,7 @@ pub mod health;
 pub mod log;
 pub mod metrics;
 pub mod poll;
+pub mod reload;
 pub mod remote_info;
 pub mod resolve_cluster;
 pub mod server;
@@ -18,11 +19,13 @@ pub mod snapshot;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use crate::cli::{Args, Source};
 use crate::config::Config;
 use crate::es::Client;
 use crate::poll::Poller;
+use crate::reload::{ReloadStatus, Reloader};
 use crate::snapshot::State;
 
 /// The version stamp of this build.
@@ -40,8 +43,10 @@ pub fn build_info() -> BuildInfo {
     }
 }
 
-/// Runs the exporter until SIGINT or SIGTERM. Logging must already be set up.
+/// Runs the exporter until SIGINT or SIGTERM, reloading the configuration on SIGHUP. Logging
+/// must already be set up.
 pub async fn run(args: Args) -> ExitCode {
+    let loaded_at = SystemTime::now();
     let config = match load_config(&args.source) {
         Ok(config) => config,
         Err(err) => {
@@ -82,17 +87,36 @@ pub async fn run(args: Args) -> ExitCode {
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or_default();
-    let _pollers = poll::spawn_all(pollers);
+    #[cfg(unix)]
+    let hangup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(hangup) => hangup,
+        Err(err) => {
+            tracing::error!(error = %err, "failed to install the SIGHUP handler");
+            return ExitCode::FAILURE;
+        }
+    };
+    let status = Arc::new(ReloadStatus::loaded(loaded_at));
+    let reloader = Arc::new(Reloader::start(
+        args.source.config_file.clone(),
+        state.clone(),
+        status.clone(),
+        pollers,
+    ));
+    #[cfg(unix)]
+    tokio::spawn(reload::on_hangup(hangup, reloader.clone()));
 
     let shared = Arc::new(server::Shared {
-        metrics: metrics::Metrics::new(state.clone()),
+        metrics: metrics::Metrics::new(state.clone(), status),
         state,
         telemetry_path: args.telemetry_path.clone(),
+        reloader,
+        enable_lifecycle: args.enable_lifecycle,
     });
     tracing::info!(
         address = %address,
         telemetry_path = %args.telemetry_path,
         clusters = config.clusters.len(),
+        pid = std::process::id(),
         version = env!("CARGO_PKG_VERSION"),
         "listening"
     );

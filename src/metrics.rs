@@ -8,6 +8,7 @@ use prometheus::proto::{Counter, Gauge, LabelPair, Metric, MetricFamily, MetricT
 use prometheus::{Encoder, Registry, TextEncoder};
 
 use crate::health::Verdict;
+use crate::reload::ReloadStatus;
 use crate::remote_info::{Mode, Remote};
 use crate::snapshot::{ClusterSnapshot, Reason, State};
 
@@ -179,6 +180,19 @@ const BUILD_INFO: Spec = gauge(
     &["version", "revision", "rustc_version"],
 );
 
+// The configuration, named after Prometheus's own `prometheus_config_last_reload_*`.
+const RELOAD_SUCCESSFUL: Spec = gauge(
+    "es_remote_config_last_reload_successful",
+    "1 if the last load of the configuration file succeeded, 0 if it failed and the previous \
+     configuration is still in use.",
+    &[],
+);
+const RELOAD_SUCCESS_TIME: Spec = gauge(
+    "es_remote_config_last_reload_success_timestamp_seconds",
+    "Unix time of the last successful load of the configuration, the start included.",
+    &[],
+);
+
 const SPECS: [&Spec; 23] = [
     &UP,
     &DURATION,
@@ -211,7 +225,14 @@ pub struct StateCollector {
     descs: Vec<Desc>,
 }
 
-/// The registry behind `/metrics`: the snapshots and the `process_*` metrics.
+/// Renders the outcome of the latest configuration load.
+pub struct ReloadCollector {
+    status: Arc<ReloadStatus>,
+    descs: Vec<Desc>,
+}
+
+/// The registry behind `/metrics`: the snapshots, the configuration's reload status and the
+/// `process_*` metrics.
 pub struct Metrics {
     registry: Registry,
 }
@@ -219,11 +240,14 @@ pub struct Metrics {
 // === impl Metrics ===
 
 impl Metrics {
-    pub fn new(state: Arc<State>) -> Self {
+    pub fn new(state: Arc<State>, reload: Arc<ReloadStatus>) -> Self {
         let registry = Registry::new();
         registry
             .register(Box::new(StateCollector::new(state)))
             .expect("the contract's metric names are valid and unique");
+        registry
+            .register(Box::new(ReloadCollector::new(reload)))
+            .expect("the reload gauges do not collide with the snapshots' names");
         #[cfg(target_os = "linux")]
         registry
             .register(Box::new(
@@ -248,19 +272,7 @@ impl Metrics {
 
 impl StateCollector {
     pub fn new(state: Arc<State>) -> Self {
-        let descs = SPECS
-            .iter()
-            .map(|spec| {
-                let labels = spec.labels.iter().map(|l| l.to_string()).collect();
-                Desc::new(
-                    spec.name.into(),
-                    spec.help.into(),
-                    labels,
-                    Default::default(),
-                )
-                .expect("the contract's metric and label names are valid")
-            })
-            .collect();
+        let descs = SPECS.iter().map(|spec| describe(spec)).collect();
         Self { state, descs }
     }
 }
@@ -283,6 +295,57 @@ impl Collector for StateCollector {
         );
         families.finish()
     }
+}
+
+// === impl ReloadCollector ===
+
+impl ReloadCollector {
+    pub fn new(status: Arc<ReloadStatus>) -> Self {
+        let descs = [&RELOAD_SUCCESSFUL, &RELOAD_SUCCESS_TIME]
+            .into_iter()
+            .map(describe)
+            .collect();
+        Self { status, descs }
+    }
+}
+
+impl Collector for ReloadCollector {
+    fn desc(&self) -> Vec<&Desc> {
+        self.descs.iter().collect()
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        let last = self.status.last();
+        vec![
+            unlabelled_gauge(&RELOAD_SUCCESSFUL, f64::from(u8::from(last.successful))),
+            unlabelled_gauge(&RELOAD_SUCCESS_TIME, unix_seconds(last.success_at)),
+        ]
+    }
+}
+
+fn describe(spec: &Spec) -> Desc {
+    let labels = spec.labels.iter().map(|l| l.to_string()).collect();
+    Desc::new(
+        spec.name.into(),
+        spec.help.into(),
+        labels,
+        Default::default(),
+    )
+    .expect("the contract's metric and label names are valid")
+}
+
+/// A family of one gauge without labels.
+fn unlabelled_gauge(spec: &Spec, value: f64) -> MetricFamily {
+    let mut gauge = Gauge::default();
+    gauge.set_value(value);
+    let mut metric = Metric::default();
+    metric.set_gauge(gauge);
+    let mut family = MetricFamily::default();
+    family.set_name(spec.name.into());
+    family.set_help(spec.help.into());
+    family.set_field_type(MetricType::GAUGE);
+    family.set_metric(vec![metric]);
+    family
 }
 
 /// The families of one scrape, filled cluster by cluster in the order of [`SPECS`].

@@ -10,12 +10,12 @@ use crate::config::{ClusterConfig, MAX_DURATION, Nodes, Probe};
 use crate::es::{Client, Root};
 use crate::resolve_cluster;
 use crate::snapshot::{
-    ClusterSnapshot, LastPoll, NodeAnswer, NodeRound, Observations, PollError, Reason, State,
+    ClusterSnapshot, LastPoll, NodeAnswer, NodeRound, Observations, PollError, Reason, Slot, State,
 };
 
 /// Polls one cluster and records each outcome in its slot of the shared state.
 pub struct Poller {
-    index: usize,
+    slot: Arc<Slot>,
     client: Client,
     /// Set once the cluster is named; `--es.url` mode names it from `GET /`.
     named: bool,
@@ -23,7 +23,6 @@ pub struct Poller {
     nodes: Nodes,
     /// With `probe: resolve_cluster`: where the probe stands.
     probe: Option<ProbeState>,
-    state: Arc<State>,
 }
 
 /// Where the `resolve_cluster` probe of one cluster stands.
@@ -57,9 +56,15 @@ pub fn provisional_name(config: &ClusterConfig) -> String {
 // === impl Poller ===
 
 impl Poller {
+    /// The poller of the cluster at `index` of the current set.
     pub fn new(index: usize, config: &ClusterConfig, client: Client, state: Arc<State>) -> Self {
+        Self::for_slot(state.slot(index), config, client)
+    }
+
+    /// The poller of one slot. Only one poller may own a slot at a time.
+    pub fn for_slot(slot: Arc<Slot>, config: &ClusterConfig, client: Client) -> Self {
         Self {
-            index,
+            slot,
             client,
             named: config.name.is_some(),
             interval: config.poll_interval,
@@ -67,7 +72,6 @@ impl Poller {
             probe: config
                 .probe
                 .map(|Probe::ResolveCluster| ProbeState::Detecting),
-            state,
         }
     }
 
@@ -92,7 +96,7 @@ impl Poller {
     /// One poll: name the cluster if needed, fetch `_remote/info`, ask the nodes and run the
     /// probe if configured, store the snapshot.
     pub async fn poll_once(&mut self) {
-        let previous = self.state.get(self.index);
+        let previous = self.slot.load();
         let started = Instant::now();
         let mut name = previous.name.clone();
         let mut root = None;
@@ -128,7 +132,7 @@ impl Poller {
         }
         log_outcome(&previous, &next);
         log_nodes(&previous, &next);
-        self.state.set(self.index, next);
+        self.slot.store(next);
     }
 
     /// `probe: resolve_cluster`: learns the engine from `GET /` until it is known, then, on an

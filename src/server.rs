@@ -1,4 +1,4 @@
-//! The HTTP endpoints: metrics, health verdicts, liveness, readiness and a landing page.
+//! The HTTP endpoints: metrics, health verdicts, liveness, readiness, reload and a landing page.
 
 use std::sync::Arc;
 
@@ -7,10 +7,11 @@ use axum::Router;
 use axum::extract::State as Extract;
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 
 use crate::health::{Report, Verdict};
 use crate::metrics::Metrics;
+use crate::reload::{ReloadError, Reloader, Trigger};
 use crate::snapshot::State;
 
 /// What the handlers share.
@@ -18,6 +19,9 @@ pub struct Shared {
     pub state: Arc<State>,
     pub metrics: Metrics,
     pub telemetry_path: String,
+    pub reloader: Arc<Reloader>,
+    /// `--web.enable-lifecycle`: whether `/-/reload` may be used.
+    pub enable_lifecycle: bool,
 }
 
 pub fn router(shared: Arc<Shared>) -> Router {
@@ -26,6 +30,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/health", get(health))
         .route("/-/healthy", get(healthy))
         .route("/-/ready", get(ready))
+        .route("/-/reload", post(reload).put(reload))
         .route("/", get(landing))
         .with_state(shared)
 }
@@ -71,6 +76,27 @@ async fn ready(Extract(shared): Extract<Arc<Shared>>) -> Response {
             .count();
         let text = format!("Not ready: {waiting} cluster(s) not polled yet\n");
         (StatusCode::SERVICE_UNAVAILABLE, text).into_response()
+    }
+}
+
+/// Reloads the configuration file, when `--web.enable-lifecycle` allows it, as Prometheus
+/// does: 200 once the new configuration is in use, 500 with the error when it was refused and
+/// the old one stays, 400 when there is no file to reload.
+async fn reload(Extract(shared): Extract<Arc<Shared>>) -> Response {
+    if !shared.enable_lifecycle {
+        let text = "Lifecycle API is not enabled; start with --web.enable-lifecycle\n";
+        return (StatusCode::FORBIDDEN, text).into_response();
+    }
+    match shared.reloader.reload(Trigger::Http).await {
+        Ok(()) => (StatusCode::OK, "Reloaded\n").into_response(),
+        Err(err @ ReloadError::NoConfigFile) => {
+            (StatusCode::BAD_REQUEST, format!("{err}\n")).into_response()
+        }
+        Err(err) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("failed to reload the configuration: {err}\n"),
+        )
+            .into_response(),
     }
 }
 

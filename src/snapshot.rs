@@ -106,11 +106,19 @@ pub struct LastPoll {
     pub outcome: Result<Arc<RemoteInfo>, PollError>,
 }
 
-/// The snapshots of every configured cluster, in configuration order. Each slot is swapped
-/// atomically by its own poller and read without locks by `/metrics` and `/health`.
+/// One configured cluster's place in the state: its latest snapshot, swapped whole by the one
+/// poller that owns the slot. A reload hands a kept cluster's slot to its new poller.
+#[derive(Debug)]
+pub struct Slot {
+    snapshot: ArcSwap<ClusterSnapshot>,
+}
+
+/// The slots of every configured cluster, in configuration order. A reload swaps the whole set
+/// at once; each slot is swapped by its own poller; `/metrics` and `/health` read both without
+/// locks.
 #[derive(Debug)]
 pub struct State {
-    clusters: Vec<ArcSwap<ClusterSnapshot>>,
+    clusters: ArcSwap<Vec<Arc<Slot>>>,
 }
 
 // === impl Reason ===
@@ -232,6 +240,25 @@ impl ClusterSnapshot {
         next
     }
 
+    /// This snapshot under the expectations of a reloaded configuration: the last round is
+    /// judged again, so that verdicts follow the new `expected_remotes` without a poll.
+    pub fn with_expectations(&self, expect: Expectations) -> Self {
+        let mut next = self.clone();
+        next.health = match &self.last_poll {
+            None => ClusterHealth::not_polled(&expect),
+            Some(poll) => {
+                let round = Round {
+                    at: poll.finished,
+                    outcome: poll.outcome.as_ref().map(|info| &**info),
+                    nodes: self.nodes.as_ref().map(|round| round.nodes.as_slice()),
+                };
+                ClusterHealth::judge(&expect, round, &self.health)
+            }
+        };
+        next.expect = Arc::new(expect);
+        next
+    }
+
     pub fn errors_for(&self, reason: Reason) -> u64 {
         self.errors[reason.index()]
     }
@@ -274,6 +301,24 @@ fn carry_history(
         .collect()
 }
 
+// === impl Slot ===
+
+impl Slot {
+    pub fn new(snapshot: ClusterSnapshot) -> Self {
+        Self {
+            snapshot: ArcSwap::from_pointee(snapshot),
+        }
+    }
+
+    pub fn load(&self) -> Arc<ClusterSnapshot> {
+        self.snapshot.load_full()
+    }
+
+    pub fn store(&self, snapshot: ClusterSnapshot) {
+        self.snapshot.store(Arc::new(snapshot));
+    }
+}
+
 // === impl State ===
 
 impl State {
@@ -290,36 +335,92 @@ impl State {
     pub fn expecting(clusters: impl IntoIterator<Item = (String, Expectations)>) -> Self {
         let clusters = clusters
             .into_iter()
-            .map(|(name, expect)| ArcSwap::from_pointee(ClusterSnapshot::expecting(name, expect)))
+            .map(|(name, expect)| Arc::new(Slot::new(ClusterSnapshot::expecting(name, expect))))
             .collect();
-        Self { clusters }
+        Self {
+            clusters: ArcSwap::from_pointee(clusters),
+        }
     }
 
     pub fn len(&self) -> usize {
-        self.clusters.len()
+        self.clusters.load().len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.clusters.is_empty()
+        self.clusters.load().is_empty()
+    }
+
+    /// The slot at `index` of the current set. Panics when there is none.
+    pub fn slot(&self, index: usize) -> Arc<Slot> {
+        self.clusters.load()[index].clone()
+    }
+
+    /// The current set of slots, which a reload may replace at any time.
+    pub fn slots(&self) -> Arc<Vec<Arc<Slot>>> {
+        self.clusters.load_full()
+    }
+
+    /// Makes `slots` the set of clusters, all at once.
+    pub fn replace(&self, slots: Vec<Arc<Slot>>) {
+        self.clusters.store(Arc::new(slots));
     }
 
     pub fn get(&self, index: usize) -> Arc<ClusterSnapshot> {
-        self.clusters[index].load_full()
+        self.slot(index).load()
     }
 
     pub fn set(&self, index: usize, snapshot: ClusterSnapshot) {
-        self.clusters[index].store(Arc::new(snapshot));
+        self.slot(index).store(snapshot);
     }
 
     /// Every cluster's latest snapshot, in configuration order.
     pub fn snapshots(&self) -> Vec<Arc<ClusterSnapshot>> {
-        self.clusters.iter().map(ArcSwap::load_full).collect()
+        self.clusters
+            .load()
+            .iter()
+            .map(|slot| slot.load())
+            .collect()
     }
 
     /// True once every cluster has finished its first poll.
     pub fn all_polled(&self) -> bool {
         self.clusters
+            .load()
             .iter()
-            .all(|slot| slot.load().last_poll.is_some())
+            .all(|slot| slot.snapshot.load().last_poll.is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ExpectedRemote;
+    use crate::health::Verdict;
+
+    #[test]
+    fn new_expectations_rejudge_the_last_round_and_keep_the_counters() {
+        let info =
+            RemoteInfo::from_slice(br#"{"leader":{"connected":true,"mode":"sniff"}}"#).unwrap();
+        let polled = ClusterSnapshot::new("local").after_poll(LastPoll {
+            finished: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+            duration: Duration::from_millis(5),
+            outcome: Ok(Arc::new(info)),
+        });
+        assert_eq!(polled.health.state, Verdict::Ok);
+
+        let expect = Expectations {
+            remotes: vec![ExpectedRemote {
+                name: "follower".to_owned(),
+                min_nodes: None,
+                min_sockets: None,
+                skip_unavailable: None,
+            }],
+        };
+        let reloaded = polled.with_expectations(expect);
+        assert_eq!(reloaded.health.state, Verdict::Down);
+        assert_eq!(reloaded.health.why, "1 down of 2 remotes");
+        assert_eq!(reloaded.expect.remotes.len(), 1);
+        assert_eq!(reloaded.polls, 1);
+        assert_eq!(reloaded.last_success, polled.last_success);
     }
 }
