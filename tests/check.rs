@@ -6,20 +6,11 @@ mod support;
 use std::process::Command;
 
 use serde_json::json;
-use support::{closed_port, fixture, without_times};
+use support::{answer, closed_port, fixture, json_answer, without_times};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const ES_7_17: &str = "shapes/es-7.17.json";
-
-/// Serves `body` as the `_remote/info` answer under `/<prefix>`.
-async fn answer(server: &MockServer, prefix: &str, body: &[u8]) {
-    Mock::given(method("GET"))
-        .and(path(format!("/{prefix}/_remote/info")))
-        .respond_with(ResponseTemplate::new(200).set_body_raw(body.to_vec(), "application/json"))
-        .mount(server)
-        .await;
-}
 
 /// What `check` printed and how it exited.
 struct Outcome {
@@ -68,7 +59,7 @@ fn config(base: &str, clusters: &str) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn all_fine_exits_0_with_a_table() {
     let es = MockServer::start().await;
-    answer(&es, "b", &fixture("shapes/es-8.15.json")).await;
+    answer(&es, "b", json_answer(fixture("shapes/es-8.15.json"))).await;
     let out = check(
         &config(
             &es.uri(),
@@ -90,7 +81,7 @@ async fn all_fine_exits_0_with_a_table() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_expected_remote_missing_exits_2() {
     let es = MockServer::start().await;
-    answer(&es, "b", &fixture(ES_7_17)).await;
+    answer(&es, "b", json_answer(fixture(ES_7_17))).await;
     let out = check(
         &config(
             &es.uri(),
@@ -113,7 +104,7 @@ async fn an_expected_remote_missing_exits_2() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_empty_answer_with_expected_remotes_exits_2_and_without_exits_0() {
     let es = MockServer::start().await;
-    answer(&es, "b", b"{}").await;
+    answer(&es, "b", json_answer(b"{}")).await;
     let out = check(
         &config(
             &es.uri(),
@@ -147,7 +138,7 @@ async fn an_empty_answer_with_expected_remotes_exits_2_and_without_exits_0() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_remote_below_min_nodes_exits_1() {
     let es = MockServer::start().await;
-    answer(&es, "b", &fixture("shapes/es-8.15.json")).await;
+    answer(&es, "b", json_answer(fixture("shapes/es-8.15.json"))).await;
     let out = check(
         &config(
             &es.uri(),
@@ -170,7 +161,7 @@ async fn a_remote_below_min_nodes_exits_1() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_skip_unavailable_drift_exits_1() {
     let es = MockServer::start().await;
-    answer(&es, "b", &fixture("shapes/es-8.15.json")).await;
+    answer(&es, "b", json_answer(fixture("shapes/es-8.15.json"))).await;
     let out = check(
         &config(
             &es.uri(),
@@ -216,7 +207,7 @@ async fn an_unreachable_cluster_exits_3_and_down_outranks_it() {
 
     // One cluster down and one unknown: down wins.
     let es = MockServer::start().await;
-    answer(&es, "b", &fixture(ES_7_17)).await;
+    answer(&es, "b", json_answer(fixture(ES_7_17))).await;
     let yaml = config(&es.uri(), "  - { name: prod-b, url: \"{base}/b\" }\n")
         + &format!("  - {{ name: prod-c, url: \"{refused}\" }}\n");
     let out = check(&yaml, &[]).await;
@@ -248,7 +239,7 @@ async fn a_configuration_or_flag_error_exits_3_with_the_error_on_stderr() {
 #[tokio::test(flavor = "multi_thread")]
 async fn json_output_is_the_health_document() {
     let es = MockServer::start().await;
-    answer(&es, "b", &fixture(ES_7_17)).await;
+    answer(&es, "b", json_answer(fixture(ES_7_17))).await;
     let out = check(
         &config(
             &es.uri(),
@@ -365,7 +356,7 @@ async fn a_flag_error_anywhere_around_check_exits_3() {
 async fn control_characters_in_names_are_escaped_in_the_table() {
     let es = MockServer::start().await;
     let body = r#"{"a\u0000b\u001b[31m":{"connected":true,"mode":"sniff","seeds":["10.0.0.21:9300"],"num_nodes_connected":1,"max_connections_per_cluster":3},"zé\nx":{"connected":false,"mode":"sniff","num_nodes_connected":0}}"#;
-    answer(&es, "b", body.as_bytes()).await;
+    answer(&es, "b", json_answer(body)).await;
     let out = check(
         &config(
             &es.uri(),

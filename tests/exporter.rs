@@ -4,7 +4,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::{Exporter, fixture, health_lines, lines_of, remote_lines, value};
+use support::{Exporter, answer, fixture, health_lines, lines_of, remote_lines, value};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -23,14 +23,6 @@ const HEALTHY_LINES: [&str; 13] = [
     r#"es_remote_skip_unavailable{cluster="healthy",remote_cluster="es-a"} 0"#,
     r#"es_remote_skip_unavailable{cluster="healthy",remote_cluster="es-b"} 0"#,
 ];
-
-async fn answer(server: &MockServer, prefix: &str, response: ResponseTemplate) {
-    Mock::given(method("GET"))
-        .and(path(format!("/{prefix}/_remote/info")))
-        .respond_with(response)
-        .mount(server)
-        .await;
-}
 
 /// Each failure gives `up 0`, its own reason and no per-remote series, while a healthy cluster
 /// polled by the same exporter stays exactly right.

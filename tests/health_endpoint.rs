@@ -4,20 +4,13 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::{Exporter, closed_port, fixture, health_lines, value, without_times};
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use support::{
+    Exporter, answer, closed_port, fixture, health_lines, json_answer, value, without_times,
+};
+use wiremock::MockServer;
 
 const CONNECTED: &str = r#"{"leader":{"connected":true,"mode":"sniff","seeds":["10.0.0.21:9300"],"num_nodes_connected":3,"max_connections_per_cluster":3,"initial_connect_timeout":"30s","skip_unavailable":false}}"#;
 const DISCONNECTED: &str = r#"{"leader":{"connected":false,"mode":"sniff","seeds":["10.0.0.21:9300"],"num_nodes_connected":0,"max_connections_per_cluster":3,"initial_connect_timeout":"30s","skip_unavailable":false}}"#;
-
-async fn answer(server: &MockServer, prefix: &str, body: &[u8]) {
-    Mock::given(method("GET"))
-        .and(path(format!("/{prefix}/_remote/info")))
-        .respond_with(ResponseTemplate::new(200).set_body_raw(body.to_vec(), "application/json"))
-        .mount(server)
-        .await;
-}
 
 /// An exporter polling one cluster `prod-b` at `url`, with `extra` YAML keys for the cluster.
 fn exporter(url: &str, extra: &str) -> Exporter {
@@ -34,7 +27,7 @@ async fn health(exporter: &Exporter) -> (u16, Value) {
 #[tokio::test(flavor = "multi_thread")]
 async fn health_is_200_when_every_remote_is_ok() {
     let es = MockServer::start().await;
-    answer(&es, "b", CONNECTED.as_bytes()).await;
+    answer(&es, "b", json_answer(CONNECTED)).await;
     let exporter = exporter(
         &format!("{}/b", es.uri()),
         "    expected_remotes: [{ name: leader, min_nodes: 2, skip_unavailable: false }]\n",
@@ -73,7 +66,7 @@ async fn health_is_200_when_every_remote_is_ok() {
 #[tokio::test(flavor = "multi_thread")]
 async fn health_is_503_when_a_remote_is_degraded() {
     let es = MockServer::start().await;
-    answer(&es, "b", CONNECTED.as_bytes()).await;
+    answer(&es, "b", json_answer(CONNECTED)).await;
     let exporter = exporter(
         &format!("{}/b", es.uri()),
         "    expected_remotes: [{ name: leader, skip_unavailable: true }]\n",
@@ -93,7 +86,7 @@ async fn health_is_503_when_a_remote_is_degraded() {
 #[tokio::test(flavor = "multi_thread")]
 async fn health_is_503_when_an_expected_remote_is_missing() {
     let es = MockServer::start().await;
-    answer(&es, "b", b"{}").await;
+    answer(&es, "b", json_answer(b"{}")).await;
     let exporter = exporter(
         &format!("{}/b", es.uri()),
         "    expected_remotes: [{ name: leader }]\n",
@@ -180,7 +173,7 @@ async fn health_is_503_with_the_reason_when_the_cluster_is_unreachable() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_disconnect_between_polls_is_counted_and_turns_health_down() {
     let es = MockServer::start().await;
-    answer(&es, "b", CONNECTED.as_bytes()).await;
+    answer(&es, "b", json_answer(CONNECTED)).await;
     let exporter = exporter(
         &format!("{}/b", es.uri()),
         "    expected_remotes: [{ name: leader }]\n",
@@ -205,7 +198,7 @@ async fn a_disconnect_between_polls_is_counted_and_turns_health_down() {
     assert!(connected_at > 1_700_000_000.0, "{connected_at}");
 
     es.reset().await;
-    answer(&es, "b", DISCONNECTED.as_bytes()).await;
+    answer(&es, "b", json_answer(DISCONNECTED)).await;
     let text = exporter
         .wait_until("leader down", |t| {
             t.contains(
@@ -252,7 +245,7 @@ async fn a_disconnect_between_polls_is_counted_and_turns_health_down() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_cluster_without_expected_remotes_exports_health_series_for_every_remote() {
     let es = MockServer::start().await;
-    answer(&es, "b", &fixture("shapes/es-7.17.json")).await;
+    answer(&es, "b", json_answer(fixture("shapes/es-7.17.json"))).await;
     let exporter = exporter(&format!("{}/b", es.uri()), "");
     exporter.wait_ready().await;
     let (status, body) = health(&exporter).await;

@@ -1,15 +1,15 @@
 //! Verdicts and the health checker's series, judged from poll outcomes and rendered through
 //! the collector, compared with exact exposition lines.
 
+mod support;
+
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use es_remote_exporter::config::ExpectedRemote;
 use es_remote_exporter::health::{Expectations, Report, Verdict};
-use es_remote_exporter::metrics::StateCollector;
 use es_remote_exporter::remote_info::RemoteInfo;
 use es_remote_exporter::snapshot::{LastPoll, PollError, Reason, State};
-use prometheus::{Encoder, Registry, TextEncoder};
 
 const SNIFF_2_OF_3: &str = r#"{"es-a":{"connected":true,"mode":"sniff","seeds":["10.0.0.21:9300"],"num_nodes_connected":2,"max_connections_per_cluster":3,"initial_connect_timeout":"30s","skip_unavailable":false}}"#;
 const SNIFF_DOWN: &str = r#"{"es-a":{"connected":false,"mode":"sniff","seeds":["10.0.0.21:9300"],"num_nodes_connected":0,"max_connections_per_cluster":3,"initial_connect_timeout":"30s","skip_unavailable":false}}"#;
@@ -56,18 +56,6 @@ fn polled(expect: Expectations, outcomes: Vec<Result<RemoteInfo, PollError>>) ->
         state.set(0, state.get(0).after_poll(poll));
     }
     state
-}
-
-fn render(state: Arc<State>) -> String {
-    let registry = Registry::new();
-    registry
-        .register(Box::new(StateCollector::new(state)))
-        .unwrap();
-    let mut text = Vec::new();
-    TextEncoder::new()
-        .encode(&registry.gather(), &mut text)
-        .unwrap();
-    String::from_utf8(text).unwrap()
 }
 
 /// The sample lines of the health checker's series, sorted.
@@ -124,7 +112,7 @@ fn a_connected_remote_meeting_its_minimums_is_ok() {
     assert_eq!(state.get(0).health.state, Verdict::Ok);
     assert_eq!(state.get(0).health.why, "1 remote ok");
     assert_eq!(
-        health_lines(&render(state)),
+        health_lines(&support::render_collector(state)),
         sorted(vec![
             r#"es_remote_configured{cluster="local",remote_cluster="es-a"} 1"#,
             r#"es_remote_disconnects_total{cluster="local",remote_cluster="es-a"} 0"#,
@@ -160,7 +148,7 @@ fn an_expected_remote_missing_from_the_answer_is_down_and_configured_0() {
     );
     assert_eq!(state.get(0).health.state, Verdict::Down);
     assert_eq!(state.get(0).health.why, "1 down of 2 remotes");
-    let text = render(state);
+    let text = support::render_collector(state);
     let lines = health_lines(&text);
     assert!(lines.contains(&r#"es_remote_configured{cluster="local",remote_cluster="leader"} 0"#));
     assert!(
@@ -183,7 +171,7 @@ fn an_empty_answer_leaves_every_expected_remote_down() {
     assert_eq!(state.get(0).health.state, Verdict::Down);
     assert_eq!(state.get(0).health.why, "2 down of 2 remotes");
     assert_eq!(
-        health_lines(&render(state)),
+        health_lines(&support::render_collector(state)),
         sorted(vec![
             r#"es_remote_configured{cluster="local",remote_cluster="es-a"} 0"#,
             r#"es_remote_configured{cluster="local",remote_cluster="es-b"} 0"#,
@@ -204,7 +192,10 @@ fn an_empty_answer_without_expectations_is_ok() {
     let state = polled(expect(&[]), vec![ok("{}")]);
     assert_eq!(state.get(0).health.state, Verdict::Ok);
     assert_eq!(state.get(0).health.why, "the answer lists no remotes");
-    assert_eq!(health_lines(&render(state)), Vec::<&str>::new());
+    assert_eq!(
+        health_lines(&support::render_collector(state)),
+        Vec::<&str>::new()
+    );
 }
 
 #[test]
@@ -221,7 +212,7 @@ fn fewer_gateway_nodes_than_min_nodes_is_degraded() {
             "2 gateway nodes connected, fewer than min_nodes 3".into()
         )]
     );
-    let text = render(state);
+    let text = support::render_collector(state);
     assert!(health_lines(&text).contains(
         &r#"es_remote_health{cluster="local",remote_cluster="es-a",state="degraded"} 1"#
     ));
@@ -294,7 +285,7 @@ fn a_failed_poll_exports_only_unknown_health_for_expected_remotes() {
         "poll failed: timeout: operation timed out"
     );
     assert_eq!(
-        health_lines(&render(state)),
+        health_lines(&support::render_collector(state)),
         sorted(vec![
             r#"es_remote_health{cluster="local",remote_cluster="es-a",state="degraded"} 0"#,
             r#"es_remote_health{cluster="local",remote_cluster="es-a",state="down"} 0"#,
@@ -312,7 +303,7 @@ fn before_the_first_poll_expected_remotes_are_unknown() {
         [("es-a".into(), Verdict::Unknown, "not polled yet".into())]
     );
     assert_eq!(
-        health_lines(&render(state)),
+        health_lines(&support::render_collector(state)),
         sorted(vec![
             r#"es_remote_health{cluster="local",remote_cluster="es-a",state="degraded"} 0"#,
             r#"es_remote_health{cluster="local",remote_cluster="es-a",state="down"} 0"#,
@@ -330,7 +321,7 @@ fn without_expected_remotes_every_remote_present_gets_its_health_series() {
     );
     assert_eq!(state.get(0).health.state, Verdict::Down);
     assert_eq!(
-        health_lines(&render(state)),
+        health_lines(&support::render_collector(state)),
         sorted(vec![
             r#"es_remote_configured{cluster="local",remote_cluster="es-a"} 1"#,
             r#"es_remote_disconnects_total{cluster="local",remote_cluster="es-a"} 1"#,
@@ -343,7 +334,10 @@ fn without_expected_remotes_every_remote_present_gets_its_health_series() {
     );
     // A failed poll leaves no remote of a cluster that expects none.
     let state = polled(Expectations::default(), vec![ok(PROXY_9_OF_18), failed()]);
-    assert_eq!(health_lines(&render(state)), Vec::<&str>::new());
+    assert_eq!(
+        health_lines(&support::render_collector(state)),
+        Vec::<&str>::new()
+    );
 }
 
 #[test]
@@ -359,7 +353,7 @@ fn disconnects_count_transitions_across_failed_polls_and_restart_when_a_remote_r
             ok(SNIFF_DOWN),   // 5: disconnect 2, seen across the failed poll
         ],
     );
-    let text = render(state.clone());
+    let text = support::render_collector(state.clone());
     let lines = health_lines(&text);
     assert!(
         lines.contains(&r#"es_remote_disconnects_total{cluster="local",remote_cluster="es-a"} 2"#)
@@ -379,9 +373,12 @@ fn disconnects_count_transitions_across_failed_polls_and_restart_when_a_remote_r
         outcome: Ok(Arc::new(RemoteInfo::from_slice(body.as_bytes()).unwrap())),
     };
     state.set(0, state.get(0).after_poll(poll(6, "{}")));
-    assert_eq!(health_lines(&render(state.clone())), Vec::<&str>::new());
+    assert_eq!(
+        health_lines(&support::render_collector(state.clone())),
+        Vec::<&str>::new()
+    );
     state.set(0, state.get(0).after_poll(poll(7, SNIFF_DOWN)));
-    let text = render(state);
+    let text = support::render_collector(state);
     let lines = health_lines(&text);
     assert!(
         lines.contains(&r#"es_remote_disconnects_total{cluster="local",remote_cluster="es-a"} 0"#)
@@ -523,7 +520,7 @@ fn fifty_thousand_remotes_are_judged_and_rendered_across_two_polls() {
     let disconnects: u64 = snapshot.history.values().map(|h| h.disconnects).sum();
     assert_eq!(disconnects, 5_000);
 
-    let text = render(state);
+    let text = support::render_collector(state);
     let count_lines = |prefix: &str, suffix: &str| {
         text.lines()
             .filter(|l| l.starts_with(prefix) && l.ends_with(suffix))

@@ -6,10 +6,8 @@ mod support;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use es_remote_exporter::metrics::StateCollector;
 use es_remote_exporter::remote_info::RemoteInfo;
 use es_remote_exporter::snapshot::{LastPoll, PollError, Reason, State};
-use prometheus::{Encoder, Registry, TextEncoder};
 
 /// Renders the collector after the given poll outcomes of one cluster named `local`.
 fn render(outcomes: Vec<Result<RemoteInfo, PollError>>) -> String {
@@ -22,15 +20,7 @@ fn render(outcomes: Vec<Result<RemoteInfo, PollError>>) -> String {
         };
         state.set(0, state.get(0).after_poll(poll));
     }
-    let registry = Registry::new();
-    registry
-        .register(Box::new(StateCollector::new(state)))
-        .unwrap();
-    let mut text = Vec::new();
-    TextEncoder::new()
-        .encode(&registry.gather(), &mut text)
-        .unwrap();
-    String::from_utf8(text).unwrap()
+    support::render_collector(state)
 }
 
 fn fixture(name: &str) -> RemoteInfo {

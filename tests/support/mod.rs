@@ -283,3 +283,37 @@ pub fn without_times(mut value: serde_json::Value) -> serde_json::Value {
     walk(&mut value);
     value
 }
+
+/// Mounts `response` as the `_remote/info` answer of the fake cluster under `/<prefix>`.
+pub async fn answer(
+    server: &wiremock::MockServer,
+    prefix: &str,
+    response: wiremock::ResponseTemplate,
+) {
+    wiremock::Mock::given(wiremock::matchers::method("GET"))
+        .and(wiremock::matchers::path(format!("/{prefix}/_remote/info")))
+        .respond_with(response)
+        .mount(server)
+        .await;
+}
+
+/// A 200 answer carrying `body` as JSON.
+pub fn json_answer(body: impl AsRef<[u8]>) -> wiremock::ResponseTemplate {
+    wiremock::ResponseTemplate::new(200).set_body_raw(body.as_ref().to_vec(), "application/json")
+}
+
+/// The text exposition of the snapshot collector alone (no process metrics).
+pub fn render_collector(state: std::sync::Arc<es_remote_exporter::snapshot::State>) -> String {
+    use prometheus::Encoder;
+    let registry = prometheus::Registry::new();
+    registry
+        .register(Box::new(es_remote_exporter::metrics::StateCollector::new(
+            state,
+        )))
+        .unwrap();
+    let mut text = Vec::new();
+    prometheus::TextEncoder::new()
+        .encode(&registry.gather(), &mut text)
+        .unwrap();
+    String::from_utf8(text).unwrap()
+}
