@@ -120,20 +120,37 @@ pub async fn run(args: Args) -> ExitCode {
         version = env!("CARGO_PKG_VERSION"),
         "listening"
     );
-    let served = axum::serve(listener, server::router(shared))
-        .with_graceful_shutdown(shutdown_signal())
-        .await;
-    match served {
-        Ok(()) => {
-            tracing::info!("stopped");
+    let stopping = Arc::new(tokio::sync::Notify::new());
+    let signalled = stopping.clone();
+    let served = axum::serve(listener, server::router(shared)).with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        signalled.notify_one();
+    });
+    // A client that never finishes its request would hold a graceful shutdown open for ever.
+    let deadline = async {
+        stopping.notified().await;
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+    };
+    tokio::select! {
+        served = served => match served {
+            Ok(()) => {
+                tracing::info!("stopped");
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "HTTP server failed");
+                ExitCode::FAILURE
+            }
+        },
+        () = deadline => {
+            tracing::warn!(grace = ?SHUTDOWN_GRACE, "stopped with HTTP connections still open");
             ExitCode::SUCCESS
-        }
-        Err(err) => {
-            tracing::error!(error = %err, "HTTP server failed");
-            ExitCode::FAILURE
         }
     }
 }
+
+/// How long open HTTP connections may take to finish once SIGINT or SIGTERM arrived.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The initial state of every configured cluster, unnamed ones labelled by host and port.
 pub(crate) fn state_for(config: &Config) -> State {
