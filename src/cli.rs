@@ -95,7 +95,8 @@ pub struct Source {
     #[arg(
         long = "es.url",
         value_name = "URL",
-        default_value = "http://localhost:9200"
+        default_value = "http://localhost:9200",
+        conflicts_with = "config_file"
     )]
     pub es_url: String,
 }
