@@ -112,6 +112,9 @@ pub enum ConfigError {
         path: String,
         message: String,
     },
+    /// A flag that stands in for the file, such as `--es.url`.
+    #[error("{flag}: {message}")]
+    Flag { flag: &'static str, message: String },
 }
 
 // === impl Config ===
@@ -138,12 +141,17 @@ impl Config {
 
     /// The configuration of `--es.url` mode: one cluster, defaults everywhere, named later.
     pub fn single(url: &str) -> Result<Self, ConfigError> {
-        let file = Path::new("--es.url");
         let check = Check {
-            file,
+            file: Path::new("--es.url"),
             base: Path::new("."),
         };
-        let url = check.url(url, "--es.url")?;
+        let url = check.url(url, "url").map_err(|err| match err {
+            ConfigError::Invalid { message, .. } => ConfigError::Flag {
+                flag: "--es.url",
+                message,
+            },
+            other => other,
+        })?;
         Ok(Self {
             clusters: vec![ClusterConfig {
                 name: None,
@@ -203,6 +211,9 @@ fn parse_yaml(text: &str, file: &Path) -> Result<RawConfig, ConfigError> {
                 };
                 (Some(path), "is required".to_owned())
             }
+            serde_saphyr::Error::NullIntoString { location } => {
+                (mapping, format!("needs a value{}", position(*location)))
+            }
             serde_saphyr::Error::Eof { .. } if mapping.is_none() => return empty(),
             _ => (mapping, err.to_string()),
         };
@@ -226,6 +237,15 @@ fn holds_no_document(text: &str) -> bool {
     text.lines().map(str::trim).all(|line| {
         line.is_empty() || line.starts_with('#') || line == "---" || line == "..." || line == "~"
     })
+}
+
+/// A URL as text for an error message: quoted, unless it may hold credentials (`user:pass@`),
+/// which are never repeated.
+fn shown(text: &str) -> String {
+    match text.contains('@') {
+        true => "(not shown: it may hold credentials)".to_owned(),
+        false => format!("{text:?}"),
+    }
 }
 
 /// ` at line L, column C`, or nothing when the parser did not say.
@@ -502,7 +522,7 @@ impl Check<'_> {
 
     fn url(&self, text: &str, at: &str) -> Result<Url, ConfigError> {
         let mut url = Url::parse(text)
-            .map_err(|err| self.invalid(at, format!("invalid URL {text:?}: {err}")))?;
+            .map_err(|err| self.invalid(at, format!("invalid URL {}: {err}", shown(text))))?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(self.invalid(
                 at,
@@ -513,14 +533,11 @@ impl Check<'_> {
             return Err(self.invalid(at, "URL has no host"));
         }
         if !url.username().is_empty() || url.password().is_some() {
-            // Never echo the URL here: it holds the credentials.
             return Err(self.invalid(at, "URL must not hold credentials; use basic_auth"));
         }
         if url.query().is_some() || url.fragment().is_some() {
-            return Err(self.invalid(
-                at,
-                format!("URL {text:?} must not have a query or fragment"),
-            ));
+            // Not echoed: a query is where tokens are passed.
+            return Err(self.invalid(at, "URL must not have a query or fragment"));
         }
         if !url.path().ends_with('/') {
             let path = format!("{}/", url.path());
@@ -607,13 +624,27 @@ impl Check<'_> {
                 let mut pem = self.read(&cert, &format!("{at}.cert_file"))?;
                 pem.push(b'\n');
                 pem.extend(self.read(&key, &format!("{at}.key_file"))?);
-                if reqwest::Identity::from_pem(&pem).is_err() {
+                let Ok(identity) = reqwest::Identity::from_pem(&pem) else {
                     return Err(self.invalid(
                         &format!("{at}.cert_file"),
                         format!(
                             "{} and {} are not a PEM certificate and private key",
                             cert.display(),
                             key.display()
+                        ),
+                    ));
+                };
+                // Only a client built with the pair checks that the key is the certificate's.
+                if let Err(err) = reqwest::Client::builder().identity(identity).build() {
+                    let cause = std::error::Error::source(&err)
+                        .map(|cause| format!(": {cause}"))
+                        .unwrap_or_default();
+                    return Err(self.invalid(
+                        &format!("{at}.key_file"),
+                        format!(
+                            "{} is not the private key of the certificate in {}{cause}",
+                            key.display(),
+                            cert.display()
                         ),
                     ));
                 }

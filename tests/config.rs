@@ -57,7 +57,15 @@ fn each_invalid_value_is_named_by_its_key_path() {
         ),
         (
             "clusters:\n  - {name: a, url: \"http://127.0.0.1:9200/?pretty\"}\n",
-            "clusters[0].url: URL \"http://127.0.0.1:9200/?pretty\" must not have a query or fragment",
+            "clusters[0].url: URL must not have a query or fragment",
+        ),
+        (
+            "clusters:\n  - {name: a, url: \"http://monitor:hunter2@127.0.0.1:99999\"}\n",
+            "clusters[0].url: invalid URL (not shown: it may hold credentials): invalid port number",
+        ),
+        (
+            "clusters:\n  - name:\n    url: http://127.0.0.1:9200\n",
+            "clusters[0].name: needs a value at line 2, column 9",
         ),
         (
             "timeout: 20s\nclusters:\n  - {name: a, url: http://127.0.0.1:9200}\n",
@@ -310,5 +318,88 @@ fn an_empty_file_or_a_missing_key_says_what_is_required() {
     ];
     for (yaml, expected) in cases {
         assert_eq!(error_of(yaml), format!("{FILE}: {expected}"), "{yaml:?}");
+    }
+}
+
+#[test]
+fn a_client_key_that_is_not_the_certificates_own_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let pair = |name: &str| {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec![name.to_owned()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        std::fs::write(dir.path().join(format!("{name}.pem")), cert.pem()).unwrap();
+        std::fs::write(
+            dir.path().join(format!("{name}-key.pem")),
+            key.serialize_pem(),
+        )
+        .unwrap();
+    };
+    pair("one");
+    pair("two");
+    let yaml = |key: &str| {
+        format!(
+            "clusters:\n  - name: a\n    url: https://127.0.0.1:9200\n    tls_config: {{cert_file: one.pem, key_file: {key}}}\n"
+        )
+    };
+    let file = dir.path().join("config.yml");
+    assert!(Config::from_yaml(&yaml("one-key.pem"), &file).is_ok());
+    let message = Config::from_yaml(&yaml("two-key.pem"), &file)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.starts_with(&format!(
+            "{}: clusters[0].tls_config.key_file: two-key.pem is not the private key of the certificate in one.pem",
+            file.display()
+        )),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_bad_es_url_names_the_flag_once_and_hides_credentials() {
+    let message = Config::single("http://monitor:hunter2@127.0.0.1:99999")
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        message,
+        "--es.url: invalid URL (not shown: it may hold credentials): invalid port number"
+    );
+    let message = Config::single("http://127.0.0.1:9200/?token=abc")
+        .unwrap_err()
+        .to_string();
+    assert_eq!(message, "--es.url: URL must not have a query or fragment");
+}
+
+#[test]
+fn es_url_and_config_file_together_are_a_flag_error() {
+    let binary = env!("CARGO_BIN_EXE_es-remote-exporter");
+    for args in [
+        &[
+            "--config.file",
+            "x.yml",
+            "--es.url",
+            "http://127.0.0.1:9200",
+        ][..],
+        &[
+            "check",
+            "--config.file",
+            "x.yml",
+            "--es.url",
+            "http://127.0.0.1:9200",
+        ][..],
+    ] {
+        let output = Command::new(binary).args(args).output().unwrap();
+        let expected = if args[0] == "check" { 3 } else { 2 };
+        assert_eq!(output.status.code(), Some(expected), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.starts_with(
+                "error: the argument '--config.file <FILE>' cannot be used with '--es.url <URL>'"
+            ),
+            "{stderr}"
+        );
     }
 }
