@@ -28,8 +28,13 @@ pub enum Reason {
 #[derive(Clone, Debug, PartialEq)]
 pub struct PollError {
     pub reason: Reason,
+    /// At most [`MAX_DETAIL`] characters, without control characters.
     pub detail: String,
 }
+
+/// The longest error detail kept: a parser's message can quote a whole string of the answer,
+/// and the detail goes to logs, `/health` and `check`.
+pub const MAX_DETAIL: usize = 300;
 
 /// The latest known state of one configured cluster.
 #[derive(Clone, Debug)]
@@ -167,12 +172,26 @@ impl fmt::Display for Reason {
 // === impl PollError ===
 
 impl PollError {
-    pub fn new(reason: Reason, detail: impl Into<String>) -> Self {
+    pub fn new(reason: Reason, detail: impl AsRef<str>) -> Self {
         Self {
             reason,
-            detail: detail.into(),
+            detail: one_line(detail.as_ref(), MAX_DETAIL),
         }
     }
+}
+
+/// `text` with control characters turned into spaces and cut to `max` characters, marked with
+/// `…` where it was cut.
+pub fn one_line(text: &str, max: usize) -> String {
+    let mut line = String::with_capacity(text.len().min(max + 3));
+    for (count, c) in text.chars().enumerate() {
+        if count == max {
+            line.push('…');
+            break;
+        }
+        line.push(if c.is_control() { ' ' } else { c });
+    }
+    line
 }
 
 impl fmt::Display for PollError {
@@ -396,6 +415,17 @@ mod tests {
     use super::*;
     use crate::config::ExpectedRemote;
     use crate::health::Verdict;
+
+    #[test]
+    fn error_details_are_one_bounded_line() {
+        let error = PollError::new(Reason::Decode, format!("a\nb\u{1b}[2J{}", "x".repeat(400)));
+        assert_eq!(error.detail.chars().count(), MAX_DETAIL + 1);
+        assert!(error.detail.starts_with("a b [2Jxxx"), "{}", error.detail);
+        assert!(error.detail.ends_with("x…"), "{}", error.detail);
+        assert_eq!(PollError::new(Reason::Tls, "short").detail, "short");
+        assert_eq!(one_line("abc", 3), "abc");
+        assert_eq!(one_line("abcd", 3), "abc…");
+    }
 
     #[test]
     fn new_expectations_rejudge_the_last_round_and_keep_the_counters() {
