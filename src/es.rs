@@ -1,6 +1,7 @@
 //! The HTTP client towards one local cluster: requests, limits and error classification.
 
 use std::error::Error as _;
+use std::time::Duration;
 
 use reqwest::StatusCode;
 use reqwest::header::AUTHORIZATION;
@@ -156,7 +157,8 @@ impl Client {
             .map_err(|err| PollError::new(Reason::Decode, format!("failed to decode GET /: {err}")))
     }
 
-    /// Sends a GET and returns the body of a 200 answer, read up to the size limit.
+    /// Sends a GET and returns the body of a 200 answer, read up to the size limit. Any other
+    /// status decides the error by itself; its body is only glanced at for an error type.
     async fn get(&self, path: &str) -> Result<Vec<u8>, PollError> {
         let url = self
             .base
@@ -173,6 +175,10 @@ impl Client {
         let mut response = request.send().await.map_err(|err| classify(&err))?;
 
         let status = response.status();
+        if status != StatusCode::OK {
+            let start = error_body_start(&mut response).await;
+            return Err(status_error(status, &start));
+        }
         if let Some(length) = response.content_length()
             && length > self.max_response_bytes
         {
@@ -185,12 +191,30 @@ impl Client {
             }
             body.extend_from_slice(&chunk);
         }
-
-        if status != StatusCode::OK {
-            return Err(status_error(status, &body));
-        }
         Ok(body)
     }
+}
+
+/// How much of an error answer is read, and for how long, to find its `error.type`: an
+/// Elasticsearch error object fits easily, and a huge or trickling body must not turn a 401 or
+/// 403 into `too_large` or `timeout`.
+const ERROR_BODY_BYTES: usize = 64 * 1024;
+const ERROR_BODY_WAIT: Duration = Duration::from_secs(1);
+
+/// The first bytes of an error answer's body, whatever arrived within [`ERROR_BODY_WAIT`].
+async fn error_body_start(response: &mut reqwest::Response) -> Vec<u8> {
+    let mut start = Vec::new();
+    let read = async {
+        while start.len() < ERROR_BODY_BYTES {
+            match response.chunk().await {
+                Ok(Some(chunk)) => start.extend_from_slice(&chunk),
+                Ok(None) | Err(_) => break,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(ERROR_BODY_WAIT, read).await;
+    start.truncate(ERROR_BODY_BYTES);
+    start
 }
 
 /// The parts of a `_nodes/http` answer that discovery needs.
