@@ -64,6 +64,8 @@ impl Client {
             .connect_timeout(config.timeout)
             // A redirect would carry credentials to wherever it points; report it instead.
             .redirect(reqwest::redirect::Policy::none())
+            // Nor do credentials go to a proxy that an environment variable names.
+            .no_proxy()
             .user_agent(concat!("es-remote-exporter/", env!("CARGO_PKG_VERSION")));
         let fail = |source| BuildError {
             url: config.url.clone(),
