@@ -14,6 +14,9 @@ use serde::{Deserialize, Deserializer};
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(15);
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 16 * 1024 * 1024;
+/// Thousands of remotes exist in the wild; ten thousand, each a dozen series, is still a
+/// scrape Prometheus takes.
+pub const DEFAULT_MAX_REMOTES: usize = 10_000;
 /// The longest `poll_interval` or `timeout`: a day is already far beyond any useful poll, and
 /// a bound keeps the scheduler's deadline arithmetic far from overflowing.
 pub const MAX_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
@@ -36,6 +39,8 @@ pub struct ClusterConfig {
     pub poll_interval: Duration,
     pub timeout: Duration,
     pub max_response_bytes: u64,
+    /// Answers listing more remotes are refused as `too_large`.
+    pub max_remotes: usize,
     /// The remotes that should be there. `None` when the key is absent: health checking then
     /// judges only the remotes that are there, against no minimums.
     pub expected_remotes: Option<Vec<ExpectedRemote>>,
@@ -161,6 +166,7 @@ impl Config {
                 poll_interval: DEFAULT_POLL_INTERVAL,
                 timeout: DEFAULT_TIMEOUT,
                 max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+                max_remotes: DEFAULT_MAX_REMOTES,
                 expected_remotes: None,
                 nodes: Nodes::Url,
                 probe: None,
@@ -264,6 +270,7 @@ struct RawConfig {
     poll_interval: Option<HumanDuration>,
     timeout: Option<HumanDuration>,
     max_response_bytes: Option<u64>,
+    max_remotes: Option<usize>,
     clusters: Vec<RawCluster>,
 }
 
@@ -279,6 +286,7 @@ struct RawCluster {
     poll_interval: Option<HumanDuration>,
     timeout: Option<HumanDuration>,
     max_response_bytes: Option<u64>,
+    max_remotes: Option<usize>,
     expected_remotes: Option<Vec<RawExpectedRemote>>,
     nodes: Option<RawNodes>,
     probe: Option<Probe>,
@@ -355,6 +363,15 @@ impl<'de> Deserialize<'de> for HumanDuration {
 
 // === validation ===
 
+/// The top-level values that a cluster may override.
+#[derive(Clone, Copy)]
+struct Defaults {
+    poll_interval: Duration,
+    timeout: Duration,
+    max_response_bytes: u64,
+    max_remotes: usize,
+}
+
 /// Turns the raw shape into a [`Config`], reporting the first problem with its key path.
 struct Check<'a> {
     file: &'a Path,
@@ -367,11 +384,11 @@ impl Check<'_> {
         let poll_interval = raw.poll_interval.map_or(DEFAULT_POLL_INTERVAL, |d| d.0);
         let timeout = raw.timeout.map_or(DEFAULT_TIMEOUT, |d| d.0);
         let max_response_bytes = raw.max_response_bytes.unwrap_or(DEFAULT_MAX_RESPONSE_BYTES);
+        let max_remotes = raw.max_remotes.unwrap_or(DEFAULT_MAX_REMOTES);
         self.bounded(poll_interval, "poll_interval")?;
         self.bounded(timeout, "timeout")?;
-        if max_response_bytes == 0 {
-            return Err(self.invalid("max_response_bytes", "must be greater than 0"));
-        }
+        self.positive(max_response_bytes, "max_response_bytes")?;
+        self.positive(max_remotes as u64, "max_remotes")?;
         if raw.clusters.is_empty() {
             return Err(self.invalid("clusters", "at least one cluster is required"));
         }
@@ -389,7 +406,12 @@ impl Check<'_> {
             }
         }
 
-        let defaults = (poll_interval, timeout, max_response_bytes);
+        let defaults = Defaults {
+            poll_interval,
+            timeout,
+            max_response_bytes,
+            max_remotes,
+        };
         let clusters = raw
             .clusters
             .into_iter()
@@ -403,7 +425,7 @@ impl Check<'_> {
         &self,
         raw: RawCluster,
         at: &str,
-        (poll_interval, timeout, max_response_bytes): (Duration, Duration, u64),
+        defaults: Defaults,
     ) -> Result<ClusterConfig, ConfigError> {
         if raw.name.trim().is_empty() {
             return Err(self.invalid(&format!("{at}.name"), "must not be empty"));
@@ -418,8 +440,8 @@ impl Check<'_> {
         if let Some(timeout) = cluster_timeout {
             self.bounded(timeout, &format!("{at}.timeout"))?;
         }
-        let interval = cluster_interval.unwrap_or(poll_interval);
-        let timeout_value = cluster_timeout.unwrap_or(timeout);
+        let interval = cluster_interval.unwrap_or(defaults.poll_interval);
+        let timeout_value = cluster_timeout.unwrap_or(defaults.timeout);
         if timeout_value >= interval {
             let key = match (cluster_timeout, cluster_interval) {
                 (Some(_), _) => format!("{at}.timeout"),
@@ -435,13 +457,12 @@ impl Check<'_> {
                 ),
             ));
         }
-        let max_response_bytes = raw.max_response_bytes.unwrap_or(max_response_bytes);
-        if max_response_bytes == 0 {
-            return Err(self.invalid(
-                &format!("{at}.max_response_bytes"),
-                "must be greater than 0",
-            ));
-        }
+        let max_response_bytes = raw
+            .max_response_bytes
+            .unwrap_or(defaults.max_response_bytes);
+        self.positive(max_response_bytes, &format!("{at}.max_response_bytes"))?;
+        let max_remotes = raw.max_remotes.unwrap_or(defaults.max_remotes);
+        self.positive(max_remotes as u64, &format!("{at}.max_remotes"))?;
 
         let auth = match (raw.basic_auth, raw.authorization) {
             (Some(_), Some(_)) => {
@@ -469,6 +490,7 @@ impl Check<'_> {
             poll_interval: interval,
             timeout: timeout_value,
             max_response_bytes,
+            max_remotes,
             expected_remotes,
             nodes: match raw.nodes {
                 Some(RawNodes::All) => Nodes::All,
@@ -681,6 +703,13 @@ impl Check<'_> {
             return Err(self.invalid(at, "must be at most 24h"));
         }
         Ok(())
+    }
+
+    fn positive(&self, value: u64, at: &str) -> Result<(), ConfigError> {
+        match value {
+            0 => Err(self.invalid(at, "must be greater than 0")),
+            _ => Ok(()),
+        }
     }
 
     fn invalid(&self, path: &str, message: impl Into<String>) -> ConfigError {

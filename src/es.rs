@@ -9,7 +9,7 @@ use secrecy::ExposeSecret;
 use serde::Deserialize;
 
 use crate::config::{Auth, ClusterConfig};
-use crate::remote_info::RemoteInfo;
+use crate::remote_info::{DecodeError, RemoteInfo};
 use crate::resolve_cluster::{self, Resolved};
 use crate::snapshot::{PollError, Reason};
 
@@ -20,6 +20,7 @@ pub struct Client {
     base: reqwest::Url,
     auth: Option<Auth>,
     max_response_bytes: u64,
+    max_remotes: usize,
 }
 
 /// What `GET /` tells about the answering node.
@@ -87,13 +88,20 @@ impl Client {
             base: config.url.clone(),
             auth: config.auth.as_ref().map(clone_auth),
             max_response_bytes: config.max_response_bytes,
+            max_remotes: config.max_remotes,
         })
     }
 
     /// `GET /_remote/info`, parsed.
     pub async fn remote_info(&self) -> Result<RemoteInfo, PollError> {
         let body = self.get("_remote/info").await?;
-        RemoteInfo::from_slice(&body).map_err(|err| PollError::new(Reason::Decode, err.to_string()))
+        RemoteInfo::from_slice_limited(&body, self.max_remotes).map_err(|err| {
+            let reason = match err {
+                DecodeError::Json(_) => Reason::Decode,
+                DecodeError::TooManyRemotes { .. } => Reason::TooLarge,
+            };
+            PollError::new(reason, err.to_string())
+        })
     }
 
     /// `GET /_resolve/cluster` with no index expression (Elasticsearch 8.18+), parsed. No
@@ -123,6 +131,7 @@ impl Client {
             base,
             auth: self.auth.as_ref().map(clone_auth),
             max_response_bytes: self.max_response_bytes,
+            max_remotes: self.max_remotes,
         })
     }
 

@@ -1,9 +1,11 @@
 //! The typed, tolerant model of a `GET /_remote/info` answer, for every engine version.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
+use std::fmt;
 
 use serde::Deserialize;
-use serde::de::IgnoredAny;
+use serde::de::{DeserializeSeed, Error as _, IgnoredAny, MapAccess, Visitor};
 
 /// One parsed `_remote/info` answer: every remote the answering node knows, sorted by alias.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -56,10 +58,16 @@ pub struct Proxy {
     pub max_sockets: Option<u64>,
 }
 
-/// Why a body is not a `_remote/info` answer.
+/// Why a body is not a usable `_remote/info` answer.
 #[derive(Debug, thiserror::Error)]
-#[error("failed to decode _remote/info: {0}")]
-pub struct DecodeError(#[from] serde_json::Error);
+pub enum DecodeError {
+    #[error("failed to decode _remote/info: {0}")]
+    Json(#[from] serde_json::Error),
+    /// More remotes than the limit: refused before the rest is read, because every remote
+    /// becomes a dozen series in every scrape.
+    #[error("_remote/info lists more than {limit} remotes (max_remotes)")]
+    TooManyRemotes { limit: usize },
+}
 
 // === impl RemoteInfo ===
 
@@ -67,12 +75,69 @@ impl RemoteInfo {
     /// Parses a response body. The top level must be a JSON object; unknown keys are ignored,
     /// known keys must have their documented JSON types.
     pub fn from_slice(body: &[u8]) -> Result<Self, DecodeError> {
-        let raw: BTreeMap<String, RawRemote> = serde_json::from_slice(body)?;
-        let remotes = raw
+        Self::from_slice_limited(body, usize::MAX)
+    }
+
+    /// [`RemoteInfo::from_slice`], refusing an answer with more than `max_remotes` remotes.
+    pub fn from_slice_limited(body: &[u8], max_remotes: usize) -> Result<Self, DecodeError> {
+        let exceeded = Cell::new(false);
+        let seed = Remotes {
+            max: max_remotes,
+            exceeded: &exceeded,
+        };
+        let mut deserializer = serde_json::Deserializer::from_slice(body);
+        let parsed = seed
+            .deserialize(&mut deserializer)
+            .and_then(|remotes| deserializer.end().map(|()| remotes));
+        match parsed {
+            Ok(remotes) => Ok(Self { remotes }),
+            Err(_) if exceeded.get() => Err(DecodeError::TooManyRemotes { limit: max_remotes }),
+            Err(err) => Err(DecodeError::Json(err)),
+        }
+    }
+}
+
+/// Reads the top-level object remote by remote, stopping at the first one over the limit.
+struct Remotes<'a> {
+    max: usize,
+    exceeded: &'a Cell<bool>,
+}
+
+impl<'de> DeserializeSeed<'de> for Remotes<'_> {
+    type Value = Vec<Remote>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Remotes<'_> {
+    type Value = Vec<Remote>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object keyed by remote cluster alias")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        // A map, so that an alias sent twice counts once, the last one winning, as it does for
+        // the engine's own JSON parser.
+        let mut remotes = BTreeMap::new();
+        let mut read = 0usize;
+        while let Some((alias, raw)) = map.next_entry::<String, RawRemote>()? {
+            read += 1;
+            if read > self.max {
+                self.exceeded.set(true);
+                return Err(A::Error::custom("too many remotes"));
+            }
+            remotes.insert(alias, raw);
+        }
+        Ok(remotes
             .into_iter()
             .map(|(alias, raw)| raw.into_remote(alias))
-            .collect();
-        Ok(Self { remotes })
+            .collect())
     }
 }
 
@@ -265,6 +330,27 @@ mod tests {
                 String::from_utf8_lossy(body)
             );
         }
+    }
+
+    #[test]
+    fn more_remotes_than_the_limit_are_refused_and_a_repeated_alias_keeps_its_last_value() {
+        let body = br#"{"a":{"connected":true},"b":{"connected":true},"a":{"connected":false}}"#;
+        let info = RemoteInfo::from_slice_limited(body, 3).unwrap();
+        let aliases: Vec<_> = info
+            .remotes
+            .iter()
+            .map(|r| (r.alias.as_str(), r.connected))
+            .collect();
+        assert_eq!(aliases, [("a", Some(false)), ("b", Some(true))]);
+        let refused = RemoteInfo::from_slice_limited(body, 2).unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "_remote/info lists more than 2 remotes (max_remotes)"
+        );
+        assert!(matches!(
+            RemoteInfo::from_slice_limited(b"{} []", 2),
+            Err(DecodeError::Json(_))
+        ));
     }
 
     #[test]

@@ -64,6 +64,10 @@ fn each_invalid_value_is_named_by_its_key_path() {
             "clusters[0].url: invalid URL (not shown: it may hold credentials): invalid port number",
         ),
         (
+            "clusters:\n  - {name: a, url: http://127.0.0.1:9200, max_remotes: 0}\n",
+            "clusters[0].max_remotes: must be greater than 0",
+        ),
+        (
             "clusters:\n  - name:\n    url: http://127.0.0.1:9200\n",
             "clusters[0].name: needs a value at line 2, column 9",
         ),
@@ -152,6 +156,7 @@ fn files_are_read_relative_to_the_config_file_and_secrets_stay_hidden() {
     assert_eq!(cluster.poll_interval, std::time::Duration::from_secs(30));
     assert_eq!(cluster.timeout, std::time::Duration::from_secs(2));
     assert_eq!(cluster.max_response_bytes, 16 * 1024 * 1024);
+    assert_eq!(cluster.max_remotes, 10_000);
     let debug = format!("{config:?}");
     assert!(!debug.contains("hunter2"), "{debug}");
 }
@@ -255,6 +260,7 @@ async fn a_poller_with_an_interval_beyond_any_instant_keeps_running() {
         poll_interval: Duration::MAX,
         timeout: Duration::from_secs(1),
         max_response_bytes: 1024,
+        max_remotes: 10,
         expected_remotes: None,
         nodes: Nodes::Url,
         probe: None,
