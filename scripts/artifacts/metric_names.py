@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""Prints every es_remote_* metric name that the alert rules and dashboards query.
+"""Prints every es_remote metric name that the alert rules and dashboards query.
 
 One name a line, sorted, each once, exactly as written in the queries. Only PromQL is read: the
 `expr:` of each rule and the queries of each dashboard (panel targets and variables), so a name
-mentioned in a comment or an annotation does not count. A test can compare the list with the
-names the exporter emits.
+mentioned in a comment or an annotation does not count. Names the rules record themselves
+(`record: es_remote:...`) are listed too, since a query reads them like any other series; with
+--recorded only those are printed. A test can then check that every name queried is either
+emitted by the exporter or recorded by the rules.
 
-Usage: metric_names.py [FILE...]   (default: alerts/*.rules.yml and dashboards/*.json)
+Usage: metric_names.py [--recorded] [FILE...]   (default: alerts/*.rules.yml, dashboards/*.json)
 Standard library only, so the rules file is read by indentation, not by a YAML parser.
 """
 
@@ -16,27 +18,46 @@ import os
 import re
 import sys
 
-METRIC = re.compile(r"(?<![\w:])es_remote_[a-zA-Z0-9_]*(?![\w:])")
+# es_remote_* as the exporter names its metrics, es_remote:* as the rules name what they record.
+METRIC = re.compile(r"(?<![\w:])es_remote[_:][a-zA-Z0-9_:]*(?![\w:])")
 
 # A rule's `expr:` key, with an inline value or a block scalar indicator (| or >).
 EXPR_KEY = re.compile(r"^(\s*)(?:-\s+)?expr:\s*(.*)$")
 
+# A recording rule's name.
+RECORD_KEY = re.compile(r"^\s*(?:-\s+)?record:\s*(\S+)\s*$")
 
-def main(paths):
+
+def main(args):
+    recorded_only = "--recorded" in args
+    paths = [arg for arg in args if arg != "--recorded"]
     if not paths:
         root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
         paths = sorted(glob.glob(os.path.join(root, "alerts", "*.rules.yml")) +
                        glob.glob(os.path.join(root, "dashboards", "*.json")))
     names = set()
+    recorded = set()
     for path in paths:
         with open(path, encoding="utf-8") as file:
             text = file.read()
-        queries = dashboard_queries(text) if path.endswith(".json") else rule_expressions(text)
+        if path.endswith(".json"):
+            queries = dashboard_queries(text)
+        else:
+            queries = rule_expressions(text)
+            recorded.update(recorded_names(text))
         for query in queries:
             names.update(METRIC.findall(strip_strings_and_comments(query)))
-    for name in sorted(names):
+    for name in sorted(recorded if recorded_only else names):
         print(name)
     return 0
+
+
+def recorded_names(text):
+    """Yields the name of each recording rule in a Prometheus rules file."""
+    for line in text.splitlines():
+        match = RECORD_KEY.match(line)
+        if match:
+            yield unquote(match.group(1))
 
 
 def rule_expressions(text):
