@@ -2,8 +2,9 @@
 """Prints every es_remote metric name that the alert rules and dashboards query.
 
 One name a line, sorted, each once, exactly as written in the queries. Only PromQL is read: the
-`expr:` of each rule and the queries of each dashboard (panel targets and variables), so a name
-mentioned in a comment or an annotation does not count. Names the rules record themselves
+`expr:` of each rule, the queries that annotation templates run (`query "..."` or
+`query (printf `...` ...)`), and the queries of each dashboard (panel targets and variables),
+so a name mentioned in a comment or in an annotation's prose does not count. Names the rules record themselves
 (`record: es_remote:...`) are listed too, since a query reads them like any other series; with
 --recorded only those are printed. A test can then check that every name queried is either
 emitted by the exporter or recorded by the rules.
@@ -24,6 +25,10 @@ METRIC = re.compile(r"(?<![\w:])es_remote[_:][a-zA-Z0-9_:]*(?![\w:])")
 # A rule's `expr:` key, with an inline value or a block scalar indicator (| or >).
 EXPR_KEY = re.compile(r"^(\s*)(?:-\s+)?expr:\s*(.*)$")
 
+# The query an annotation template runs: a string literal right after `query`, or the format
+# string of a printf that builds it.
+TEMPLATE_QUERY = re.compile(r'\bquery\s+\(?\s*(?:printf\s+)?(`[^`]*`|"(?:\\.|[^"\\])*")')
+
 # A recording rule's name.
 RECORD_KEY = re.compile(r"^\s*(?:-\s+)?record:\s*(\S+)\s*$")
 
@@ -43,13 +48,19 @@ def main(args):
         if path.endswith(".json"):
             queries = dashboard_queries(text)
         else:
-            queries = rule_expressions(text)
+            queries = list(rule_expressions(text)) + list(template_queries(text))
             recorded.update(recorded_names(text))
         for query in queries:
             names.update(METRIC.findall(strip_strings_and_comments(query)))
     for name in sorted(recorded if recorded_only else names):
         print(name)
     return 0
+
+
+def template_queries(text):
+    """Yields the PromQL of each query an annotation template runs."""
+    for match in TEMPLATE_QUERY.finditer(text):
+        yield match.group(1)[1:-1]
 
 
 def recorded_names(text):
