@@ -4,7 +4,7 @@
 
 mod support;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -70,6 +70,88 @@ async fn every_metric_the_rules_and_dashboards_query_is_emitted() {
         );
         assert!(queried.contains(name), "recorded {name} is never queried");
     }
+}
+
+/// Grafana links, bookmarks and provisioning find the dashboard by its uid; the README names it.
+#[test]
+fn the_dashboard_keeps_its_uid() {
+    let text = std::fs::read_to_string(repository().join("dashboards/es-remote-exporter.json"))
+        .expect("the dashboard is readable");
+    let dashboard: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(dashboard["uid"], "es-remote-exporter");
+}
+
+/// The dashboard lint demands a cluster or remote_cluster filter exactly where the metric
+/// carries that label, which only the exporter's real output can tell.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_dashboard_lint_requires_the_filters_each_metric_can_take() {
+    let text = exposition().await;
+    let families = label_names(&text);
+
+    let mut args = vec!["scripts/artifacts/lint_dashboard.py", "--required-filters"];
+    args.extend(families.keys().map(String::as_str));
+    let output = Command::new("python3")
+        .args(&args)
+        .current_dir(repository())
+        .output()
+        .expect("python3 is needed to run scripts/artifacts/lint_dashboard.py");
+    assert_success("lint_dashboard.py --required-filters", &output);
+    let required: BTreeMap<String, String> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let (name, labels) = line.split_once(' ').unwrap();
+            (name.to_owned(), labels.to_owned())
+        })
+        .collect();
+
+    assert!(families.contains_key("es_remote_connected"), "{families:?}");
+    for (name, labels) in &families {
+        let mut expected = vec!["job", "instance"];
+        expected.extend(
+            ["cluster", "remote_cluster"]
+                .into_iter()
+                .filter(|label| labels.contains(*label)),
+        );
+        assert_eq!(
+            required[name],
+            expected.join(","),
+            "{name} carries {labels:?}"
+        );
+    }
+}
+
+/// Every metric name in exposition text with the label names its samples carry.
+fn label_names(text: &str) -> BTreeMap<String, BTreeSet<String>> {
+    let mut families: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        let end = line.find(['{', ' ']).unwrap_or(line.len());
+        let labels = families.entry(line[..end].to_owned()).or_default();
+        let Some(mut rest) = line[end..].strip_prefix('{') else {
+            continue;
+        };
+        // name="value" pairs; a value may hold escaped quotes, commas and braces.
+        while let Some((name, after)) = rest.split_once("=\"") {
+            labels.insert(name.trim_start_matches(',').to_owned());
+            let mut chars = after.char_indices();
+            let close = loop {
+                match chars.next() {
+                    Some((_, '\\')) => _ = chars.next(),
+                    Some((at, '"')) => break at,
+                    Some(_) => {}
+                    None => panic!("unterminated label value in {line}"),
+                }
+            };
+            rest = &after[close + 1..];
+            if rest.starts_with('}') {
+                break;
+            }
+        }
+    }
+    families
 }
 
 /// The lines of scripts/artifacts/metric_names.py run with `args`.

@@ -3,14 +3,22 @@
 
 Grafana's own dashboard-linter cannot be installed here, so this script holds the same kind of
 rules, written for this project: templated data source, job and instance variables, every panel
-on `${datasource}` with a title, a description and a unit, every query filtered by job and
-instance, rate windows on `$__rate_interval`, counters only inside rate() or increase(). PromQL
-is parsed by promtool itself: the queries, with Grafana's variables replaced by plausible values,
-become recording rules in a temporary file that `promtool check rules` must accept.
+on `${datasource}` with a title, a description and a unit Grafana knows, every query filtered
+by job and instance and by cluster and remote_cluster where its metric carries them, rate
+windows on `$__rate_interval`, counters only inside rate() or increase(). PromQL is parsed by
+promtool itself: the queries, with Grafana's variables replaced by plausible values, become
+recording rules in a temporary file that `promtool check rules` must accept.
+
+--self-test lints broken copies of a dashboard, built in memory, and fails unless each is
+caught (and each valid variant passes), so a rule that stopped working shows up.
+--required-filters prints, for each metric name given, the labels a query of it must filter.
 
 Usage: lint_dashboard.py DASHBOARD.json...   (exit 1 on any finding)
+       lint_dashboard.py --self-test DASHBOARD.json
+       lint_dashboard.py --required-filters METRIC...
 """
 
+import copy
 import json
 import re
 import shutil
@@ -20,32 +28,87 @@ import tempfile
 
 DATASOURCE_UID = "${datasource}"
 
-# Units this project's panels may use: Grafana unit ids, checked so a typo shows up here and
-# not as raw numbers in someone's browser.
-KNOWN_UNITS = {"none", "short", "s", "ms", "ops", "percent", "percentunit", "dateTimeFromNow"}
+# Grafana's unit ids (packages/grafana-data/src/valueFormats/categories.ts), checked so a typo
+# shows up here and not as raw numbers in someone's browser. Grouped as Grafana's unit picker
+# groups them; categories no exporter dashboard would use (currency, radiation, mass...) are
+# left out, so one of those is reported and can be added here when a panel needs it.
+KNOWN_UNITS = {
+    # misc
+    "none", "string", "short", "percent", "percentunit", "humidity", "dB", "hex0x", "hex",
+    "sci", "locale", "pixel",
+    # data, IEC and metric
+    "bits", "bytes", "kbytes", "mbytes", "gbytes", "tbytes", "pbytes",
+    "decbits", "decbytes", "deckbytes", "decmbytes", "decgbytes", "dectbytes", "decpbytes",
+    # data rate
+    "pps", "bps", "Bps", "KBs", "Kbits", "MBs", "Mbits", "GBs", "Gbits", "TBs", "Tbits",
+    "PBs", "Pbits", "binBps", "binbps", "KiBs", "Kibits", "MiBs", "Mibits", "GiBs", "Gibits",
+    "TiBs", "Tibits", "PiBs", "Pibits",
+    # date and time
+    "dateTimeAsIso", "dateTimeAsIsoNoDateIfToday", "dateTimeAsUS", "dateTimeAsUSNoDateIfToday",
+    "dateTimeAsLocal", "dateTimeAsLocalNoDateIfToday", "dateTimeAsSystem", "dateTimeFromNow",
+    # time
+    "hertz", "ns", "µs", "ms", "s", "m", "h", "d", "dtdurationms", "dtdurations", "dthms",
+    "dtdhms", "timeticks", "clockms", "clocks",
+    # throughput
+    "cps", "ops", "reqps", "rps", "wps", "iops", "cpm", "opm", "rpm", "wpm",
+    # boolean
+    "bool", "bool_yes_no", "bool_on_off",
+}
+
+# Grafana's custom units: a prefix, then free text (`suffix: nodes`, `si:B`, `count:remotes`).
+CUSTOM_UNIT = re.compile(r"(prefix|suffix|si|count|currency|time|bool):.+")
 
 # Variables every dashboard needs, and how they must be set up.
 FILTER_VARIABLES = ("job", "instance", "cluster", "remote_cluster")
 
+# Series of the exporter itself carry neither cluster nor remote_cluster; series of a local
+# cluster carry cluster only; every other es_remote_* series is a remote's and carries both.
+# A new per-cluster metric therefore has to be listed here before a panel may leave
+# remote_cluster out, and tests/artifacts.rs checks these lists against the real exposition.
+EXPORTER_METRICS = {
+    "es_remote_build_info",
+    "es_remote_config_last_reload_successful",
+    "es_remote_config_last_reload_success_timestamp_seconds",
+}
+CLUSTER_METRICS = {
+    "es_remote_up",
+    "es_remote_scrape_duration_seconds",
+    "es_remote_scrapes_total",
+    "es_remote_scrape_errors_total",
+    "es_remote_last_scrape_timestamp_seconds",
+    "es_remote_last_scrape_success_timestamp_seconds",
+    "es_remote_clusters",
+}
+
 # Values that stand in for Grafana's variables when promtool parses a query.
 SUBSTITUTIONS = {
-    "$__rate_interval": "1m",
-    "$__interval": "1m",
-    "$__range": "1h",
-    "$job": ".+",
-    "$instance": ".+",
-    "$cluster": ".+",
-    "$remote_cluster": ".+",
+    "__rate_interval": "1m",
+    "__interval": "1m",
+    "__range": "1h",
+    "job": ".+",
+    "instance": ".+",
+    "cluster": ".+",
+    "remote_cluster": ".+",
 }
+
+# A variable as Grafana writes it in a query: `$name`, `${name}` or `${name:format}`.
+VARIABLE = re.compile(r"\$(?:\{(\w+)(?::\w+)?\}|(\w+))")
 
 PANELS_WITHOUT_QUERIES = {"row", "text"}
 
 RANGE_FUNCTIONS = ("rate", "irate", "increase")
 
 
-def main(paths):
-    if not paths:
-        print(__doc__.strip().splitlines()[-1], file=sys.stderr)
+def main(args):
+    if args[:1] == ["--required-filters"]:
+        for name in args[1:]:
+            print(name, ",".join(required_filters(name)))
+        return 0
+    if args[:1] == ["--self-test"] and len(args) == 2:
+        return self_test(args[1])
+    paths = args
+    if not paths or any(path.startswith("--") for path in paths):
+        print("\n".join(__doc__.strip().splitlines()[-3:]), file=sys.stderr)
         return 2
     findings = []
     for path in paths:
@@ -61,7 +124,10 @@ def main(paths):
 
 def check_dashboard(path):
     with open(path, encoding="utf-8") as file:
-        dashboard = json.load(file)
+        return check_dashboard_json(json.load(file))
+
+
+def check_dashboard_json(dashboard):
     findings = []
     findings += check_metadata(dashboard)
     variables = {v.get("name"): v for v in dashboard.get("templating", {}).get("list", [])}
@@ -152,7 +218,7 @@ def check_panel(panel, seen_ids):
                       for override in panel.get("fieldConfig", {}).get("overrides", [])
                       for prop in override.get("properties", []) if prop.get("id") == "unit"]
     for unit in units:
-        if unit and unit not in KNOWN_UNITS:
+        if unit and unit not in KNOWN_UNITS and not CUSTOM_UNIT.fullmatch(unit):
             findings.append(f"{where}: unknown unit {unit!r}")
     return findings
 
@@ -168,18 +234,30 @@ def check_target(target):
         if matchers is None:
             findings.append(f"{name} has no label matchers")
             continue
-        for label in ("job", "instance"):
-            if not re.search(rf'\b{label}\s*=~\s*"\${label}"', matchers):
+        for label in required_filters(name):
+            if not re.search(rf'(?<![\w]){label}\s*=~\s*"\$(?:{label}|\{{{label}(?::\w+)?\}})"',
+                             matchers):
                 findings.append(f'{name} is not filtered by {label}=~"${label}"')
-    for function, window in re.findall(rf"\b({'|'.join(RANGE_FUNCTIONS)})\s*\(.*?\[([^\]]*)\]", expr):
-        if window != "$__rate_interval":
-            findings.append(f"{function}() window is [{window}], not [$__rate_interval]")
     code = strip_strings(expr)
+    # The window may sit lines below its function: a query is often split over lines.
+    functions = rf"\b({'|'.join(RANGE_FUNCTIONS)})\s*\(.*?\[([^\]]*)\]"
+    for function, window in re.findall(functions, code, flags=re.DOTALL):
+        if window.strip() not in ("$__rate_interval", "${__rate_interval}"):
+            findings.append(f"{function}() window is [{window}], not [$__rate_interval]")
     for match in re.finditer(r"\b\w+_total\b", code):
         before = code[:match.start()]
         if not re.search(rf"\b({'|'.join(RANGE_FUNCTIONS)})\s*\(\s*$", before):
             findings.append(f"counter {match.group(0)} is used outside rate() or increase()")
     return findings
+
+
+def required_filters(name):
+    """The labels a query of `name` must filter by the dashboard variable of the same name."""
+    if not name.startswith("es_remote_") or name in EXPORTER_METRICS:
+        return ("job", "instance")
+    if name in CLUSTER_METRICS:
+        return ("job", "instance", "cluster")
+    return ("job", "instance", "cluster", "remote_cluster")
 
 
 KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "and", "or", "unless",
@@ -236,8 +314,8 @@ def parse_with_promtool(queries):
     for index, (where, expr) in enumerate(queries):
         if expr is None:
             continue
-        for variable, value in sorted(SUBSTITUTIONS.items(), key=lambda kv: -len(kv[0])):
-            expr = expr.replace(variable, value)
+        expr = VARIABLE.sub(lambda m: SUBSTITUTIONS.get(m.group(1) or m.group(2), m.group(0)),
+                            expr)
         if "$" in expr:
             return [f"{where}: unknown variable left in {expr!r}"]
         lines.append(f"      - record: dashboard:query_{index}")
@@ -279,6 +357,73 @@ def strip_strings(expr):
     """Blanks out quoted strings and comments, keeping every other character in place."""
     return re.sub(r'"(?:\\.|[^"\\])*"|\'(?:\\.|[^\'\\])*\'|#[^\n]*',
                   lambda m: " " * len(m.group(0)), expr)
+
+
+def self_test(path):
+    """Lints broken and valid variants of the dashboard at `path`; 1 if any verdict is wrong."""
+    with open(path, encoding="utf-8") as file:
+        shipped = json.load(file)
+    cases = [
+        ("the shipped dashboard", lambda d: None, None),
+        ("a remote's metric without the remote_cluster filter",
+         lambda d: set_expr(d, "Connection state per remote", 0,
+                            'es_remote_connected{job=~"$job", instance=~"$instance", '
+                            'cluster=~"$cluster"}'),
+         'es_remote_connected is not filtered by remote_cluster=~"$remote_cluster"'),
+        ("a cluster's metric without the cluster filter",
+         lambda d: set_expr(d, "Poll duration", 0,
+                            'es_remote_scrape_duration_seconds{job=~"$job", '
+                            'instance=~"$instance"}'),
+         'es_remote_scrape_duration_seconds is not filtered by cluster=~"$cluster"'),
+        ("a rate window on the next line",
+         lambda d: set_expr(d, "Poll errors by reason", 1,
+                            'sum by (cluster) (rate(\n  es_remote_scrapes_total{job=~"$job", '
+                            'instance=~"$instance", cluster=~"$cluster"}\n  [5m]))'),
+         "rate() window is [5m], not [$__rate_interval]"),
+        ("a unit Grafana does not know",
+         lambda d: set_unit(d, "Poll duration", "seconds"),
+         "panel 'Poll duration': unknown unit 'seconds'"),
+        # Variants that are valid and must pass.
+        ("the unit bytes", lambda d: set_unit(d, "Poll duration", "bytes"), None),
+        ("a custom unit", lambda d: set_unit(d, "Poll duration", "suffix: remotes"), None),
+        ("the ${job} form of the variables",
+         lambda d: set_expr(d, "Poll duration", 0,
+                            'es_remote_scrape_duration_seconds{job=~"${job}", '
+                            'instance=~"${instance:regex}", cluster=~"${cluster}"}'),
+         None),
+        ("a rate window on the next line that is $__rate_interval",
+         lambda d: set_expr(d, "Poll errors by reason", 1,
+                            'sum by (cluster) (rate(\n  es_remote_scrapes_total{job=~"$job", '
+                            'instance=~"$instance", cluster=~"$cluster"}\n  [$__rate_interval]))'),
+         None),
+    ]
+    wrong = 0
+    for what, mutate, expected in cases:
+        dashboard = copy.deepcopy(shipped)
+        mutate(dashboard)
+        findings = check_dashboard_json(dashboard)
+        if expected is None:
+            ok = not findings
+        else:
+            ok = any(expected in finding for finding in findings)
+        print(f"{'ok' if ok else 'WRONG'}: {what}")
+        if not ok:
+            wrong += 1
+            wanted = f"a finding containing {expected!r}" if expected else "no finding"
+            print(f"  wanted {wanted}, got: {findings}")
+    return 1 if wrong else 0
+
+
+def panel_titled(dashboard, title):
+    return next(p for p in all_panels(dashboard.get("panels", [])) if p.get("title") == title)
+
+
+def set_expr(dashboard, title, index, expr):
+    panel_titled(dashboard, title)["targets"][index]["expr"] = expr
+
+
+def set_unit(dashboard, title, unit):
+    panel_titled(dashboard, title)["fieldConfig"]["defaults"]["unit"] = unit
 
 
 if __name__ == "__main__":
