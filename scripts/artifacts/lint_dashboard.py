@@ -5,7 +5,8 @@ Grafana's own dashboard-linter cannot be installed here, so this script holds th
 rules, written for this project: templated data source, job and instance variables, every panel
 on `${datasource}` with a title, a description and a unit Grafana knows, every query filtered
 by job and instance and by cluster and remote_cluster where its metric carries them, rate
-windows on `$__rate_interval`, counters only inside rate() or increase(). PromQL is parsed by
+windows on `$__rate_interval`, counters only inside rate() or increase(), and the age of a
+timestamp computed without the 0 the exporter reports before it has one. PromQL is parsed by
 promtool itself: the queries, with Grafana's variables replaced by plausible values, become
 recording rules in a temporary file that `promtool check rules` must accept.
 
@@ -244,6 +245,15 @@ def check_target(target):
     for function, window in re.findall(functions, code, flags=re.DOTALL):
         if window.strip() not in ("$__rate_interval", "${__rate_interval}"):
             findings.append(f"{function}() window is [{window}], not [$__rate_interval]")
+    # The exporter reports 0 for a time it has not seen yet (no poll, no success), whose age
+    # would show as some 1.7e9 seconds: an age must drop the 0 first, time() - (x > 0).
+    for match in re.finditer(r"\btime\(\)\s*-\s*", code):
+        rest = code[match.end():]
+        named = re.match(r"\(?\s*([a-zA-Z_:][\w:]*_timestamp_seconds)\b", rest)
+        guarded = re.match(r"\(\s*[a-zA-Z_:][\w:]*\s*(\{[^}]*\})?\s*>\s*0\s*\)", rest)
+        if named and not guarded:
+            findings.append(f"time() - {named.group(1)} does not drop the 0 of a time not seen "
+                            f"yet: write time() - ({named.group(1)}{{...}} > 0)")
     for match in re.finditer(r"\b\w+_total\b", code):
         before = code[:match.start()]
         if not re.search(rf"\b({'|'.join(RANGE_FUNCTIONS)})\s*\(\s*$", before):
@@ -383,6 +393,11 @@ def self_test(path):
         ("a unit Grafana does not know",
          lambda d: set_unit(d, "Poll duration", "seconds"),
          "panel 'Poll duration': unknown unit 'seconds'"),
+        ("an age of a timestamp that may still be 0",
+         lambda d: set_expr(d, "Data age", 0,
+                            'time() - es_remote_last_scrape_timestamp_seconds{job=~"$job", '
+                            'instance=~"$instance", cluster=~"$cluster"}'),
+         "time() - es_remote_last_scrape_timestamp_seconds does not drop the 0"),
         # Variants that are valid and must pass.
         ("the unit bytes", lambda d: set_unit(d, "Poll duration", "bytes"), None),
         ("a custom unit", lambda d: set_unit(d, "Poll duration", "suffix: remotes"), None),
