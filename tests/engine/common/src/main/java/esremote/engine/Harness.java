@@ -6,6 +6,7 @@ import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.PrintStream;
+import java.net.BindException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
@@ -13,7 +14,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -48,9 +48,9 @@ public final class Harness {
     private static final Duration CONNECT_LIMIT = Duration.ofSeconds(60);
     private static final Duration CLOSE_LIMIT = Duration.ofSeconds(30);
     private static final Duration POLL_INTERVAL = Duration.ofMillis(100);
-
-    /** Fixed for the life of the harness, so that A comes back where B expects it. */
-    private record Ports(int aHttp, int aTransport, int bHttp, int bTransport) {}
+    private static final int BIND_ATTEMPTS = 5;
+    /** Lets a node bind a port of the kernel's choosing; the node then reports which. */
+    private static final int ANY_PORT = 0;
 
     private final Engine engine;
     private final Path workdir;
@@ -61,7 +61,8 @@ public final class Harness {
     private final AtomicReference<Engine.StartedNode> nodeB = new AtomicReference<>();
     private final Set<String> aliases = new LinkedHashSet<>();
     private volatile boolean ready;
-    private Ports ports;
+    /** A's transport port, fixed for the life of the harness: B's remotes point at it. */
+    private int aTransport;
 
     private Harness(Engine engine, Path workdir, PrintStream protocol) {
         this.engine = engine;
@@ -94,7 +95,8 @@ public final class Harness {
         }
         ready = true;
         answer(String.format("READY a_http=%d a_transport=%d b_http=%d b_transport=%d",
-                ports.aHttp(), ports.aTransport(), ports.bHttp(), ports.bTransport()));
+                nodeA.get().httpPort(), aTransport, nodeB.get().httpPort(),
+                nodeB.get().transportPort()));
 
         while (true) {
             String command;
@@ -129,9 +131,8 @@ public final class Harness {
         long started = System.nanoTime();
         log("engine " + engine.describe() + ", work directory " + workdir.toAbsolutePath());
         prepareWorkdir();
-        ports = pickPorts();
-        startNode(nodeA, "a", ports.aHttp(), ports.aTransport());
-        startNode(nodeB, "b", ports.bHttp(), ports.bTransport());
+        startFirstA();
+        startNode(nodeB, "b", ANY_PORT, ANY_PORT);
 
         String remotes = String.format(
                 "{\"persistent\":{"
@@ -139,8 +140,8 @@ public final class Harness {
                         + "\"cluster.remote.a_proxy.mode\":\"proxy\","
                         + "\"cluster.remote.a_proxy.proxy_address\":\"127.0.0.1:%1$d\","
                         + "\"cluster.remote.a_proxy.skip_unavailable\":true}}",
-                ports.aTransport());
-        expectOk("configure remotes on b", http.putJson(ports.bHttp(), "/_cluster/settings", remotes));
+                aTransport);
+        expectOk("configure remotes on b", http.putJson(bHttp(), "/_cluster/settings", remotes));
         aliases.addAll(INITIAL_ALIASES);
         waitUntil("remotes " + aliases + " connected on b", CONNECT_LIMIT, this::allConnected);
         log(String.format("ready after %.1f s", (System.nanoTime() - started) / 1e9));
@@ -173,33 +174,53 @@ public final class Harness {
         }
     }
 
-    // NB: the ports come from below the kernel's ephemeral range (32768 and up on Linux), so an
-    // outgoing socket, such as one of B's reconnect attempts, can never be handed the port that
-    // A must bind again when it restarts.
-    private static Ports pickPorts() throws IOException {
-        Random random = new Random();
-        InetAddress loopback = InetAddress.getByName("127.0.0.1");
-        List<ServerSocket> held = new ArrayList<>();
-        try {
-            for (int attempt = 0; held.size() < 4 && attempt < 500; attempt++) {
-                ServerSocket socket = new ServerSocket();
-                try {
-                    socket.bind(new InetSocketAddress(loopback, 20000 + random.nextInt(12000)));
-                    held.add(socket);
-                } catch (IOException taken) {
-                    socket.close();
+    /**
+     * Starts A for the first time. Every port but A's transport port is the kernel's pick at
+     * bind time, so nothing can take it first. A's transport port must stay the same across
+     * restarts and so is picked beforehand; another process can bind it between the pick and
+     * the node's own bind, and then A starts again on another one.
+     */
+    private void startFirstA() throws Exception {
+        for (int attempt = 1; ; attempt++) {
+            int port = pickTransportPort();
+            try {
+                startNode(nodeA, "a", ANY_PORT, port);
+                aTransport = port;
+                return;
+            } catch (Exception e) {
+                if (!isBindFailure(e) || attempt == BIND_ATTEMPTS) {
+                    throw e;
                 }
-            }
-            if (held.size() < 4) {
-                throw new IOException("found no 4 free loopback ports in 20000-31999");
-            }
-            return new Ports(held.get(0).getLocalPort(), held.get(1).getLocalPort(),
-                    held.get(2).getLocalPort(), held.get(3).getLocalPort());
-        } finally {
-            for (ServerSocket socket : held) {
-                socket.close();
+                log("a could not bind transport port " + port + ", attempt " + attempt + " of "
+                        + BIND_ATTEMPTS + ": " + oneLine(String.valueOf(e)));
             }
         }
+    }
+
+    // NB: the port comes from below the kernel's ephemeral range (32768 and up on Linux), so an
+    // outgoing socket, such as one of B's reconnect attempts, can never be handed the port that
+    // A must bind again when it restarts. That is also why it is not the kernel's pick.
+    private static int pickTransportPort() throws IOException {
+        Random random = new Random();
+        InetAddress loopback = InetAddress.getByName("127.0.0.1");
+        for (int attempt = 0; attempt < 500; attempt++) {
+            try (ServerSocket socket = new ServerSocket()) {
+                socket.bind(new InetSocketAddress(loopback, 20000 + random.nextInt(12000)));
+                return socket.getLocalPort();
+            } catch (IOException taken) {
+                // try another
+            }
+        }
+        throw new IOException("found no free loopback port in 20000-31999");
+    }
+
+    private static boolean isBindFailure(Throwable error) {
+        for (Throwable cause = error; cause != null; cause = cause.getCause()) {
+            if (cause instanceof BindException) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private void startNode(AtomicReference<Engine.StartedNode> slot, String cluster, int httpPort,
@@ -221,11 +242,17 @@ public final class Harness {
         // A nearly full test disk must not make the nodes refuse anything.
         settings.put("cluster.routing.allocation.disk.threshold_enabled", "false");
 
-        slot.set(engine.start(settings));
+        Engine.StartedNode node = engine.start(settings);
+        slot.set(node);
         waitUntil(cluster + " healthy", NODE_HEALTH_LIMIT,
-                () -> http.get(httpPort, "/_cluster/health?wait_for_status=yellow&timeout=5s")
+                () -> http.get(node.httpPort(), "/_cluster/health?wait_for_status=yellow&timeout=5s")
                         .status() == 200);
-        log(String.format("%s started in %.1f s", cluster, (System.nanoTime() - started) / 1e9));
+        log(String.format("%s started in %.1f s, http port %d, transport port %d", cluster,
+                (System.nanoTime() - started) / 1e9, node.httpPort(), node.transportPort()));
+    }
+
+    private int bHttp() {
+        return nodeB.get().httpPort();
     }
 
     // === commands ===
@@ -243,8 +270,8 @@ public final class Harness {
                 if (nodeA.get() != null) {
                     throw new IllegalStateException("a is already running");
                 }
-                startNode(nodeA, "a", ports.aHttp(), ports.aTransport());
-                return "STARTED a";
+                startNode(nodeA, "a", ANY_PORT, aTransport);
+                return "STARTED a a_http=" + nodeA.get().httpPort();
             case "ccs":
                 return "CCS " + crossClusterSearch();
             case "status":
@@ -258,15 +285,15 @@ public final class Harness {
             if (words[0].equals("add")) {
                 String seeds = String.format(
                         "{\"persistent\":{\"cluster.remote.%s.seeds\":[\"127.0.0.1:%d\"]}}",
-                        alias, ports.aTransport());
-                expectOk(command, http.putJson(ports.bHttp(), "/_cluster/settings", seeds));
+                        alias, aTransport);
+                expectOk(command, http.putJson(bHttp(), "/_cluster/settings", seeds));
                 aliases.add(alias);
                 return "ADDED " + alias;
             }
             if (words[0].equals("remove")) {
                 String nulls = String.format(
                         "{\"persistent\":{\"cluster.remote.%s.*\":null}}", alias);
-                expectOk(command, http.putJson(ports.bHttp(), "/_cluster/settings", nulls));
+                expectOk(command, http.putJson(bHttp(), "/_cluster/settings", nulls));
                 aliases.remove(alias);
                 return "REMOVED " + alias;
             }
@@ -280,13 +307,13 @@ public final class Harness {
             throw new IllegalStateException("no remote is configured on b");
         }
         String indices = aliases.stream().map(alias -> alias + ":*").collect(Collectors.joining(","));
-        Http.Response response = http.get(ports.bHttp(), "/" + indices + "/_search?size=0");
+        Http.Response response = http.get(bHttp(), "/" + indices + "/_search?size=0");
         log("ccs " + indices + " -> " + response.status() + " " + oneLine(response.text()));
         return response.status();
     }
 
     private String remoteInfo() throws Exception {
-        Http.Response response = http.get(ports.bHttp(), "/_remote/info");
+        Http.Response response = http.get(bHttp(), "/_remote/info");
         expectOk("GET /_remote/info on b", response);
         return response.text();
     }

@@ -9,13 +9,18 @@ import java.util.concurrent.TimeUnit;
 import org.elasticsearch.Version;
 import org.elasticsearch.cluster.service.ClusterService;
 import org.elasticsearch.common.settings.Settings;
+import org.elasticsearch.common.transport.BoundTransportAddress;
 import org.elasticsearch.env.Environment;
+import org.elasticsearch.http.HttpServerTransport;
 import org.elasticsearch.node.InternalSettingsPreparer;
 import org.elasticsearch.node.Node;
 import org.elasticsearch.transport.Netty4Plugin;
+import org.elasticsearch.transport.TransportService;
 
 /** The harness on Elasticsearch nodes embedded from the Maven Central jars. */
 public final class ElasticsearchHarness implements Engine {
+
+    private static final Duration CLOSE_AFTER_FAILURE = Duration.ofSeconds(30);
 
     public static void main(String[] args) {
         Harness.run(new ElasticsearchHarness(), args);
@@ -36,10 +41,35 @@ public final class ElasticsearchHarness implements Engine {
         try {
             node.start();
         } catch (Exception e) {
-            node.close();
+            try {
+                close(node, CLOSE_AFTER_FAILURE);
+            } catch (Exception closing) {
+                e.addSuppressed(closing);
+            }
             throw e;
         }
-        return limit -> close(node, limit);
+        int httpPort = port(node.injector().getInstance(HttpServerTransport.class).boundAddress());
+        int transportPort = port(node.injector().getInstance(TransportService.class).boundAddress());
+        return new StartedNode() {
+            @Override
+            public int httpPort() {
+                return httpPort;
+            }
+
+            @Override
+            public int transportPort() {
+                return transportPort;
+            }
+
+            @Override
+            public void close(Duration limit) throws Exception {
+                ElasticsearchHarness.close(node, limit);
+            }
+        };
+    }
+
+    private static int port(BoundTransportAddress bound) {
+        return bound.publishAddress().getPort();
     }
 
     private static void close(Node node, Duration limit) throws Exception {

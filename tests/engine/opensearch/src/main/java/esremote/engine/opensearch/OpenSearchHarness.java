@@ -9,13 +9,18 @@ import java.util.concurrent.TimeUnit;
 import org.opensearch.Version;
 import org.opensearch.cluster.service.ClusterService;
 import org.opensearch.common.settings.Settings;
+import org.opensearch.core.common.transport.BoundTransportAddress;
 import org.opensearch.env.Environment;
+import org.opensearch.http.HttpServerTransport;
 import org.opensearch.node.InternalSettingsPreparer;
 import org.opensearch.node.Node;
 import org.opensearch.transport.Netty4Plugin;
+import org.opensearch.transport.TransportService;
 
 /** The harness on OpenSearch nodes embedded from the Maven Central jars. */
 public final class OpenSearchHarness implements Engine {
+
+    private static final Duration CLOSE_AFTER_FAILURE = Duration.ofSeconds(30);
 
     public static void main(String[] args) {
         Harness.run(new OpenSearchHarness(), args);
@@ -36,10 +41,35 @@ public final class OpenSearchHarness implements Engine {
         try {
             node.start();
         } catch (Exception e) {
-            node.close();
+            try {
+                close(node, CLOSE_AFTER_FAILURE);
+            } catch (Exception closing) {
+                e.addSuppressed(closing);
+            }
             throw e;
         }
-        return limit -> close(node, limit);
+        int httpPort = port(node.injector().getInstance(HttpServerTransport.class).boundAddress());
+        int transportPort = port(node.injector().getInstance(TransportService.class).boundAddress());
+        return new StartedNode() {
+            @Override
+            public int httpPort() {
+                return httpPort;
+            }
+
+            @Override
+            public int transportPort() {
+                return transportPort;
+            }
+
+            @Override
+            public void close(Duration limit) throws Exception {
+                OpenSearchHarness.close(node, limit);
+            }
+        };
+    }
+
+    private static int port(BoundTransportAddress bound) {
+        return bound.publishAddress().getPort();
     }
 
     private static void close(Node node, Duration limit) throws Exception {
