@@ -148,7 +148,8 @@ impl Engines {
     }
 
     /// Panics with the end of the harness's stderr, where the engines' errors are, once the
-    /// harness has written it all: after a `FAILED` it exits by itself.
+    /// harness has written it all. After a failed command the harness would go on (that suits
+    /// an interactive session); closing its stdin makes it close both nodes and exit.
     fn fail(&mut self, problem: &str) -> ! {
         self.commands = None;
         self.exited_within(Duration::from_secs(5));

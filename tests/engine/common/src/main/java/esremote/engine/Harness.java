@@ -52,6 +52,13 @@ public final class Harness {
     /** Lets a node bind a port of the kernel's choosing; the node then reports which. */
     private static final int ANY_PORT = 0;
 
+    /** A command that does not fit: a typo, or one the current state does not allow. */
+    private static final class CommandError extends Exception {
+        CommandError(String message) {
+            super(message);
+        }
+    }
+
     private final Engine engine;
     private final Path workdir;
     private final PrintStream protocol;
@@ -111,10 +118,16 @@ public final class Harness {
             if (command.isEmpty()) {
                 continue;
             }
+            // A failed command is answered and the harness goes on: a typo or a repeated
+            // `stop a` in an interactive session must not take both clusters down. A test
+            // that wants to stop at the first failure does so on the FAILED answer.
             try (Watchdog.Armed limit = watchdog.arm(command, COMMAND_LIMIT)) {
                 answer(execute(command));
+            } catch (CommandError e) {
+                answer("FAILED " + command + ": " + e.getMessage());
             } catch (Exception e) {
-                return fail(command, e);
+                e.printStackTrace();
+                answer("FAILED " + command + ": " + oneLine(String.valueOf(e)));
             }
         }
 
@@ -262,13 +275,13 @@ public final class Harness {
             case "stop a":
                 Engine.StartedNode node = nodeA.getAndSet(null);
                 if (node == null) {
-                    throw new IllegalStateException("a is not running");
+                    throw new CommandError("a is not running");
                 }
                 node.close(CLOSE_LIMIT);
                 return "STOPPED a";
             case "start a":
                 if (nodeA.get() != null) {
-                    throw new IllegalStateException("a is already running");
+                    throw new CommandError("a is already running");
                 }
                 startNode(nodeA, "a", ANY_PORT, aTransport);
                 return "STARTED a a_http=" + nodeA.get().httpPort();
@@ -298,13 +311,14 @@ public final class Harness {
                 return "REMOVED " + alias;
             }
         }
-        throw new IllegalArgumentException("unknown command '" + command + "'");
+        throw new CommandError("unknown command; commands are stop a, start a, ccs, status,"
+                + " add <alias>, remove <alias>, quit (aliases are [A-Za-z0-9_-]+)");
     }
 
     /** Searches every alias the harness has configured; only the status code is reported. */
     private int crossClusterSearch() throws Exception {
         if (aliases.isEmpty()) {
-            throw new IllegalStateException("no remote is configured on b");
+            throw new CommandError("no remote is configured on b");
         }
         String indices = aliases.stream().map(alias -> alias + ":*").collect(Collectors.joining(","));
         Http.Response response = http.get(bHttp(), "/" + indices + "/_search?size=0");
