@@ -6,12 +6,12 @@ mod support;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, ChildStdin, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use support::{Exporter, lines_of, value};
+use support::{Exporter, command_dying_with_test, lines_of, temp_dir, value};
 
 /// Two JVMs beside two exporters do not fit a 2-core machine, so one flavour runs at a time.
 static ENGINES: Mutex<()> = Mutex::new(());
@@ -79,9 +79,11 @@ impl Engines {
              (scripts/test.sh does)"
         );
 
-        let dir = tempfile::tempdir().unwrap();
+        let dir = temp_dir();
         let log = dir.path().join("engine.log");
-        let mut child = Command::new(engine.join("run.sh"))
+        // Closing stdin already ends the harness, but only once it reads it; the parent-death
+        // signal ends it also while it is busy or stuck.
+        let mut child = command_dying_with_test(engine.join("run.sh"))
             .arg(flavour)
             .arg(dir.path().join("work"))
             .stdin(Stdio::piped())

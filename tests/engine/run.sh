@@ -21,10 +21,11 @@ if [[ ! -d $module/target/classes || ! -d $module/target/lib ]]; then
 fi
 java=${JAVA_HOME:+$JAVA_HOME/bin/}java
 
-# Small heap for two idle nodes; C1 only, which starts faster; each engine's flag that stops
-# Netty from fixing the processor count once per JVM; jvm.options defaults of the distributions.
+# Small heap for two idle nodes; C1 only, which starts faster; no hsperfdata file in /tmp, which
+# a JVM killed with SIGKILL would leave behind; each engine's flag that stops Netty from fixing
+# the processor count once per JVM; jvm.options defaults of the distributions.
 exec "$java" \
-    -Xms256m -Xmx768m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto \
+    -Xms256m -Xmx768m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto -XX:-UsePerfData \
     -Dopensearch.set.netty.runtime.available.processors=false \
     -Des.set.netty.runtime.available.processors=false \
     -Dio.netty.noUnsafe=true -Dio.netty.noKeySetOptimization=true \

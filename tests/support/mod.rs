@@ -2,10 +2,11 @@
 //! Elasticsearch answers over real HTTP on loopback.
 #![allow(dead_code)]
 
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Once, OnceLock};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -21,7 +22,7 @@ pub struct Exporter {
 impl Exporter {
     /// Starts the exporter with a configuration file holding `yaml`.
     pub fn with_config(yaml: &str) -> Self {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = temp_dir();
         let file = dir.path().join("config.yml");
         std::fs::write(&file, yaml).unwrap();
         let mut exporter = Self::start(&["--config.file", file.to_str().unwrap()]);
@@ -30,9 +31,10 @@ impl Exporter {
     }
 
     /// Starts the exporter with the given flags, listening on a free loopback port, logging
-    /// JSON at debug level; returns once it listens.
+    /// JSON at debug level; returns once it listens. It dies with the test process (see
+    /// [`command_dying_with_test`]), so call this from the test's own thread.
     pub fn start(args: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_es-remote-exporter"))
+        let mut child = command_dying_with_test(env!("CARGO_BIN_EXE_es-remote-exporter"))
             .args(args)
             .args([
                 "--web.listen-address",
@@ -148,6 +150,81 @@ impl Drop for Exporter {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A command for `program` whose process dies with the test process, also when the test is
+/// killed with SIGKILL (a CI timeout), which runs no `Drop`: otherwise an exporter would go on
+/// polling, orphaned to PID 1. On Linux it runs through util-linux's `setpriv --pdeathsig KILL
+/// -- <program>`: setpriv asks the kernel (`PR_SET_PDEATHSIG`) to send SIGKILL when the parent
+/// goes away, then execs the program, which keeps that setting, setpriv's pid and its own exit
+/// status. No wrapper stays behind and no unsafe code is needed.
+///
+/// NB: the kernel sends the signal when the *thread* that spawned the child ends. Spawn from a
+/// thread that lives at least as long as the child: the test's own (a tokio test's body runs
+/// on it), or one that waits for the child. And a test process killed in the microseconds
+/// between the fork and setpriv's `prctl` still leaves an orphan. Elsewhere than on Linux the
+/// program runs directly and is cleaned up only when its owner is dropped.
+pub fn command_dying_with_test(program: impl AsRef<OsStr>) -> Command {
+    if !cfg!(target_os = "linux") {
+        return Command::new(program);
+    }
+    static SETPRIV: OnceLock<bool> = OnceLock::new();
+    let found = SETPRIV.get_or_init(|| {
+        Command::new("setpriv")
+            .arg("--version")
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success())
+    });
+    assert!(
+        *found,
+        "the tests need setpriv (util-linux) so that the processes they start die with them"
+    );
+    let mut command = Command::new("setpriv");
+    command.args(["--pdeathsig", "KILL", "--"]).arg(program);
+    command
+}
+
+/// What every directory of [`temp_dir`] is named after, followed by the test process's pid.
+pub const TEMP_PREFIX: &str = "es-remote-exporter-test-";
+
+/// A new temporary directory, `$TMPDIR/es-remote-exporter-test-<pid>-<random>`, removed when
+/// dropped. A test process that is killed (SIGKILL, a CI timeout, Ctrl-C) drops nothing and
+/// leaves its directories behind, so the first call in each test process removes those of
+/// test processes that are gone; until then `rm -rf /tmp/es-remote-exporter-test-*` does.
+pub fn temp_dir() -> tempfile::TempDir {
+    static SWEPT: Once = Once::new();
+    SWEPT.call_once(remove_temp_dirs_of_dead_tests);
+    tempfile::Builder::new()
+        .prefix(&format!("{TEMP_PREFIX}{}-", std::process::id()))
+        .tempdir()
+        .unwrap()
+}
+
+/// Removes the [`temp_dir`] directories whose process has no `/proc` entry any more. A pid
+/// reused since keeps its directory, which is harmless; without `/proc` nothing is removed.
+fn remove_temp_dirs_of_dead_tests() {
+    let proc = Path::new("/proc");
+    if !proc.join("self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let pid = name
+            .to_str()
+            .and_then(|name| name.strip_prefix(TEMP_PREFIX))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok());
+        if let Some(pid) = pid
+            && !proc.join(pid.to_string()).exists()
+        {
+            // Another test process may be removing it at the same moment.
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
     }
 }
 
