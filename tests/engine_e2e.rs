@@ -9,21 +9,29 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
+use serde_json::{Value, json};
 use support::{Exporter, command_dying_with_test, lines_of, temp_dir, value};
 
 /// Two JVMs beside two exporters do not fit a 2-core machine, so one flavour runs at a time.
 static ENGINES: Mutex<()> = Mutex::new(());
 
-/// How often the exporter polls B; its timeout is below it, as the config demands.
-const POLL_INTERVAL: Duration = Duration::from_secs(1);
+/// How often the exporter polls B, and its timeout. B answers `_remote/info` in a few
+/// milliseconds; the timeout leaves a loaded machine 1.5 s, and a poll that still fails is
+/// skipped by [`Watch`], not held against the engine.
+const POLL_INTERVAL: Duration = Duration::from_secs(2);
+const POLL_TIMEOUT: Duration = Duration::from_millis(1500);
+/// How often a [`Watch`] scrapes: far below the poll interval, so that it sees every poll.
+const SCRAPE_EVERY: Duration = Duration::from_millis(20);
+/// A guard against a hung exporter, not a bound on anything measured.
+const NO_POLL_WITHIN: Duration = Duration::from_secs(60);
 /// Start-up took 4–6 s when measured; a loaded machine gets far more room.
 const READY_WITHIN: Duration = Duration::from_secs(120);
 /// The harness bounds each command at 120 s itself and answers `FAILED` past that.
 const ANSWER_WITHIN: Duration = Duration::from_secs(150);
-/// How long a restarted A is watched for a reconnect that must not happen.
-const QUIET_AFTER_RESTART: Duration = Duration::from_secs(5);
+/// How many polls after A's restart must still find both remotes disconnected.
+const QUIET_POLLS: usize = 4;
 
 /// The per-remote gauges of the metric contract that come from `_remote/info` itself; the
 /// health checker's series are left to its own tests.
@@ -39,14 +47,39 @@ const CONNECTION_GAUGES: [&str; 9] = [
     "es_remote_info",
 ];
 
+/// One harness flavour and the engine it must really run, as its `pom.xml` pins it.
+struct Flavour {
+    name: &'static str,
+    /// The line of `tests/engine/<name>/pom.xml` that pins the engine.
+    pin: &'static str,
+    /// `version.number` in B's `GET /`.
+    number: &'static str,
+    /// `version.distribution` in B's `GET /`; Elasticsearch 7 has none.
+    distribution: Option<&'static str>,
+}
+
+const OPENSEARCH: Flavour = Flavour {
+    name: "opensearch",
+    pin: "<opensearch.version>2.19.6</opensearch.version>",
+    number: "2.19.6",
+    distribution: Some("opensearch"),
+};
+
+const ELASTICSEARCH: Flavour = Flavour {
+    name: "elasticsearch",
+    pin: "<elasticsearch.version>7.17.29</elasticsearch.version>",
+    number: "7.17.29",
+    distribution: None,
+};
+
 #[test]
 fn opensearch_remotes_go_down_stay_down_after_restart_and_return_with_traffic() {
-    scenario("opensearch");
+    scenario(&OPENSEARCH);
 }
 
 #[test]
 fn elasticsearch_remotes_go_down_stay_down_after_restart_and_return_with_traffic() {
-    scenario("elasticsearch");
+    scenario(&ELASTICSEARCH);
 }
 
 /// Ports of one harness run, from its `READY` line.
@@ -204,136 +237,309 @@ fn parse_ready(line: &str) -> Option<Ports> {
     (ports.a_transport != 0 && ports.b_http != 0).then_some(ports)
 }
 
+/// One poll of a cluster, as an exporter's `/metrics` shows it until the next poll ends.
+struct Poll {
+    /// `es_remote_scrapes_total`: which poll this is, counting from 1.
+    number: u64,
+    /// When it started (Unix seconds): its end, `es_remote_last_scrape_timestamp_seconds`,
+    /// less its duration, `es_remote_scrape_duration_seconds`.
+    started: f64,
+    /// `es_remote_up`: whether B answered it.
+    up: bool,
+    /// The scrape that showed it.
+    text: String,
+}
+
+impl Poll {
+    fn read(text: String, cluster: &str) -> Self {
+        let series = |name: &str| {
+            value(&text, &format!(r#"{name}{{cluster="{cluster}"}}"#))
+                .unwrap_or_else(|| panic!("no {name} for {cluster}:\n{text}"))
+        };
+        Self {
+            number: series("es_remote_scrapes_total") as u64,
+            started: series("es_remote_last_scrape_timestamp_seconds")
+                - series("es_remote_scrape_duration_seconds"),
+            up: series("es_remote_up") == 1.0,
+            text,
+        }
+    }
+
+    /// Seconds from `moment` to the start of this poll.
+    fn after(&self, moment: SystemTime) -> f64 {
+        self.started - unix_seconds(moment)
+    }
+}
+
+/// The polls of one cluster that started after a moment, such as the harness's answer to a
+/// command. It scrapes every [`SCRAPE_EVERY`] and tells polls apart by their number, so it
+/// sees every one of them in order, and knows the first poll after the moment for certain:
+/// that is the poll whose values the tests hold exactly, instead of waiting until some poll
+/// shows them.
+struct Watch<'a> {
+    exporter: &'a Exporter,
+    cluster: &'static str,
+    moment: SystemTime,
+    seen: Option<u64>,
+}
+
+impl<'a> Watch<'a> {
+    /// Starts watching; call it right after `moment` (well within a poll interval), so that
+    /// its first scrape cannot miss a poll that started after the moment.
+    fn from(exporter: &'a Exporter, cluster: &'static str, moment: SystemTime) -> Self {
+        Self {
+            exporter,
+            cluster,
+            moment,
+            seen: None,
+        }
+    }
+
+    /// Watches every poll of an exporter from its first: each started after whatever happened
+    /// before the exporter was started.
+    fn from_first(exporter: &'a Exporter, cluster: &'static str) -> Self {
+        Self {
+            exporter,
+            cluster,
+            moment: SystemTime::UNIX_EPOCH,
+            seen: Some(0),
+        }
+    }
+
+    /// The next poll that started after the moment and that B answered. A poll without an
+    /// answer (`es_remote_up 0`, say a timeout on a loaded machine) says nothing about B's
+    /// remotes, so it is skipped, with a line on stdout; none was in the measured runs.
+    async fn next_answer(&mut self) -> Poll {
+        loop {
+            let poll = self.next_poll().await;
+            if poll.up {
+                return poll;
+            }
+            println!(
+                "{}: poll {} got no answer from B, skipped:\n{}",
+                self.cluster,
+                poll.number,
+                lines_of(&poll.text, self.cluster).join("\n")
+            );
+        }
+    }
+
+    async fn next_poll(&mut self) -> Poll {
+        let deadline = Instant::now() + NO_POLL_WITHIN;
+        loop {
+            let poll = Poll::read(self.exporter.metrics().await, self.cluster);
+            let new = match self.seen {
+                // The poll on show at the first scrape started before the moment, or it is
+                // the first one after it: two polls cannot fit between the two.
+                None => {
+                    let late = SystemTime::now().duration_since(self.moment).unwrap();
+                    assert!(late < POLL_INTERVAL, "started watching {late:?} late");
+                    true
+                }
+                Some(seen) if poll.number > seen => {
+                    assert_eq!(
+                        poll.number,
+                        seen + 1,
+                        "poll {} of {} went by unseen: the test did not scrape for a whole \
+                         poll interval",
+                        seen + 1,
+                        self.cluster
+                    );
+                    true
+                }
+                Some(_) => false,
+            };
+            if new {
+                self.seen = Some(poll.number);
+                // A poll already running at the moment may have asked B before it.
+                if poll.after(self.moment) >= 0.0 {
+                    return poll;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no poll of {} in {NO_POLL_WITHIN:?}",
+                self.cluster
+            );
+            tokio::time::sleep(SCRAPE_EVERY).await;
+        }
+    }
+}
+
 /// The whole story for one flavour, serialised with the other flavour's.
-fn scenario(flavour: &'static str) {
+fn scenario(flavour: &'static Flavour) {
     let _one_at_a_time = ENGINES.lock().unwrap_or_else(PoisonError::into_inner);
     let started = Instant::now();
-    let mut engines = Engines::start(flavour);
-    println!("{flavour}: READY after {:?}", started.elapsed());
+    let mut engines = Engines::start(flavour.name);
+    println!("{}: READY after {:?}", flavour.name, started.elapsed());
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap()
-        .block_on(watch(&mut engines));
+        .block_on(watch(flavour, &mut engines));
     drop(engines);
-    println!("{flavour}: whole scenario {:?}", started.elapsed());
+    println!("{}: whole scenario {:?}", flavour.name, started.elapsed());
 }
 
-async fn watch(engines: &mut Engines) {
-    let flavour = engines.flavour;
+async fn watch(flavour: &Flavour, engines: &mut Engines) {
+    let name = flavour.name;
     let a_transport = engines.ports.a_transport;
     let b_url = format!("http://127.0.0.1:{}", engines.ports.b_http);
+
+    // 0. The engine that answers is the one the harness pins.
+    let pom = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/engine")
+        .join(name)
+        .join("pom.xml");
+    let pom = std::fs::read_to_string(pom).unwrap();
+    assert!(
+        pom.contains(flavour.pin),
+        "{name}/pom.xml lacks {}",
+        flavour.pin
+    );
+    let root = reqwest::get(format!("{b_url}/"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let root: Value = serde_json::from_str(&root).unwrap();
+    assert_eq!(
+        (
+            &root["name"],
+            &root["cluster_name"],
+            &root["version"]["number"],
+            &root["version"]["distribution"],
+        ),
+        (
+            &json!("b-node"),
+            &json!("cluster-b"),
+            &json!(flavour.number),
+            &json!(flavour.distribution),
+        )
+    );
+
     let exporter = Exporter::with_config(&format!(
-        "poll_interval: {}ms\ntimeout: 800ms\nclusters:\n  - name: b\n    url: {b_url}\n",
-        POLL_INTERVAL.as_millis()
+        "{}clusters:\n  - name: b\n    url: {b_url}\n",
+        timing()
     ));
     exporter.wait_ready().await;
 
-    // 1. Both remotes as the harness set them up, connected.
+    // 1. The harness answers READY once both remotes are connected, so the exporter's first
+    // poll (it was started after READY) shows both, with the mode's gauges.
     let connected = expected(&[
         sniff("b", "a_sniff", true),
         proxy("b", "a_proxy", a_transport, true),
     ]);
-    let text = exporter
-        .wait_until("both remotes connected", |text| {
-            connection_lines(text, "b") == connected
-        })
-        .await;
-    assert_eq!(value(&text, r#"es_remote_up{cluster="b"}"#), Some(1.0));
+    let poll = Watch::from_first(&exporter, "b").next_answer().await;
+    assert_eq!(connection_lines(&poll.text, "b"), connected);
     assert_eq!(
-        value(&text, r#"es_remote_clusters{cluster="b"}"#),
+        value(&poll.text, r#"es_remote_clusters{cluster="b"}"#),
         Some(2.0)
     );
 
-    // 2. A stopped: B drops both connections at once (a clean close, not a crash), so the
-    // exporter shows it at the next poll. The bound is a deadline, not a speed assertion.
+    // 2. A stopped: B drops both connections at once (a clean close, not a crash). B's own
+    // `_remote/info`, asked right away, says so, and so does the exporter's first poll that
+    // starts after the stop, whenever in its interval the stop fell.
     engines.send("stop a", "STOPPED a");
-    let stopped = Instant::now();
+    let stopped = SystemTime::now();
+    let mut watch = Watch::from(&exporter, "b", stopped);
+    let status = engines.send("status", "STATUS ");
+    let info: Value = serde_json::from_str(&status["STATUS ".len()..]).unwrap();
+    assert_eq!(
+        (&info["a_sniff"]["connected"], &info["a_proxy"]["connected"]),
+        (&json!(false), &json!(false)),
+        "{status}"
+    );
     let disconnected = expected(&[
         sniff("b", "a_sniff", false),
         proxy("b", "a_proxy", a_transport, false),
     ]);
-    let bound = POLL_INTERVAL + Duration::from_secs(10);
-    loop {
-        let text = exporter.metrics().await;
-        if connection_lines(&text, "b") == disconnected {
-            break;
-        }
-        assert!(
-            stopped.elapsed() < bound,
-            "both remotes not disconnected {bound:?} after STOPPED:\n{text}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let poll = watch.next_answer().await;
+    assert_eq!(connection_lines(&poll.text, "b"), disconnected);
     println!(
-        "{flavour}: STOPPED a -> exporter shows both disconnected after {:?}",
-        stopped.elapsed()
+        "{name}: STOPPED a -> poll {} started {:.2} s later and shows both disconnected",
+        poll.number,
+        poll.after(stopped)
     );
-
     // 3. A back on the same ports, but nothing sends cross-cluster traffic: the engines do
     // not reconnect on a timer, so `connected` stays 0 poll after poll.
     engines.send("start a", "STARTED a");
-    let restarted = Instant::now();
-    let polls = |text: &str| value(text, r#"es_remote_scrapes_total{cluster="b"}"#).unwrap();
-    let polls_at_restart = polls(&exporter.metrics().await);
-    let mut text = String::new();
-    while restarted.elapsed() < QUIET_AFTER_RESTART {
-        text = exporter.metrics().await;
-        assert_eq!(value(&text, r#"es_remote_up{cluster="b"}"#), Some(1.0));
-        assert_eq!(connection_lines(&text, "b"), disconnected);
-        tokio::time::sleep(Duration::from_millis(200)).await;
+    let restarted = SystemTime::now();
+    let mut watch = Watch::from(&exporter, "b", restarted);
+    let mut quiet = Vec::new();
+    for _ in 0..QUIET_POLLS {
+        let poll = watch.next_answer().await;
+        assert_eq!(
+            connection_lines(&poll.text, "b"),
+            disconnected,
+            "poll {}",
+            poll.number
+        );
+        quiet.push(poll);
     }
-    let quiet_polls = polls(&text) - polls_at_restart;
-    assert!(quiet_polls >= 4.0, "only {quiet_polls} polls after restart");
-
-    // One search over both aliases reconnects both modes, the skipped proxy alias included.
-    engines.send("ccs", "CCS 200");
-    let searched = Instant::now();
-    exporter
-        .wait_until("both remotes connected again after ccs", |text| {
-            connection_lines(text, "b") == connected
-        })
-        .await;
     println!(
-        "{flavour}: CCS -> exporter shows both connected after {:?}",
-        searched.elapsed()
+        "{name}: STARTED a -> polls {} to {} (started {:.2} to {:.2} s later) show both disconnected",
+        quiet[0].number,
+        quiet[QUIET_POLLS - 1].number,
+        quiet[0].after(restarted),
+        quiet[QUIET_POLLS - 1].after(restarted)
+    );
+
+    // One search over both aliases reconnects both modes, the skipped proxy alias included,
+    // and the first poll after it shows them connected.
+    engines.send("ccs", "CCS 200");
+    let searched = SystemTime::now();
+    let poll = Watch::from(&exporter, "b", searched).next_answer().await;
+    assert_eq!(connection_lines(&poll.text, "b"), connected);
+    println!(
+        "{name}: CCS 200 -> poll {} started {:.2} s later and shows both connected",
+        poll.number,
+        poll.after(searched)
     );
 
     // 4. A remote removed from B's settings takes every series of it along.
     engines.send("remove a_proxy", "REMOVED a_proxy");
-    let only_sniff = expected(&[sniff("b", "a_sniff", true)]);
-    let text = exporter
-        .wait_until("a_proxy gone", |text| {
-            connection_lines(text, "b") == only_sniff
-        })
-        .await;
+    let removed = SystemTime::now();
+    let poll = Watch::from(&exporter, "b", removed).next_answer().await;
     assert_eq!(
-        text.lines()
+        connection_lines(&poll.text, "b"),
+        expected(&[sniff("b", "a_sniff", true)])
+    );
+    assert_eq!(
+        poll.text
+            .lines()
             .filter(|line| line.contains(r#"remote_cluster="a_proxy""#))
             .collect::<Vec<_>>(),
         Vec::<&str>::new()
     );
     assert_eq!(
-        value(&text, r#"es_remote_clusters{cluster="b"}"#),
+        value(&poll.text, r#"es_remote_clusters{cluster="b"}"#),
         Some(1.0)
     );
-
-    // A remote added to the settings: both engines connect to it when the setting lands.
-    engines.send("add a_extra", "ADDED a_extra");
-    let added = Instant::now();
-    let with_extra = expected(&[sniff("b", "a_sniff", true), sniff("b", "a_extra", true)]);
-    let text = exporter
-        .wait_until("a_extra connected", |text| {
-            connection_lines(text, "b") == with_extra
-        })
-        .await;
     println!(
-        "{flavour}: ADDED a_extra -> exporter shows it connected after {:?}",
-        added.elapsed()
+        "{name}: REMOVED a_proxy -> poll {} started {:.2} s later and shows only a_sniff",
+        poll.number,
+        poll.after(removed)
+    );
+
+    // A remote added to the settings: B connects to it before it acknowledges the setting,
+    // so the first poll after ADDED shows it connected.
+    engines.send("add a_extra", "ADDED a_extra");
+    let added = SystemTime::now();
+    let poll = Watch::from(&exporter, "b", added).next_answer().await;
+    assert_eq!(
+        connection_lines(&poll.text, "b"),
+        expected(&[sniff("b", "a_sniff", true), sniff("b", "a_extra", true)])
     );
     assert_eq!(
-        value(&text, r#"es_remote_clusters{cluster="b"}"#),
+        value(&poll.text, r#"es_remote_clusters{cluster="b"}"#),
         Some(2.0)
+    );
+    println!(
+        "{name}: ADDED a_extra -> poll {} started {:.2} s later and shows it connected",
+        poll.number,
+        poll.after(added)
     );
 
     // 5. Without a config file the cluster is named from B's own `GET /`.
@@ -351,6 +557,15 @@ async fn watch(engines: &mut Engines) {
             sniff("cluster-b", "a_extra", true),
         ])
     );
+}
+
+/// The top of the exporter's configuration: [`POLL_INTERVAL`] and [`POLL_TIMEOUT`].
+fn timing() -> String {
+    format!(
+        "poll_interval: {}ms\ntimeout: {}ms\n",
+        POLL_INTERVAL.as_millis(),
+        POLL_TIMEOUT.as_millis()
+    )
 }
 
 /// The connection gauges of every remote of `cluster`, sorted.
@@ -401,4 +616,10 @@ fn proxy(cluster: &str, remote: &str, a_transport: u16, connected: bool) -> Vec<
         format!("es_remote_proxy_sockets_connected{{{labels}}} {sockets}"),
         format!("es_remote_skip_unavailable{{{labels}}} 1"),
     ]
+}
+
+fn unix_seconds(time: SystemTime) -> f64 {
+    time.duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
 }
