@@ -1,5 +1,6 @@
 //! The exporter against two real engines (`tests/engine`): B's remotes to A watched through a
-//! stop of A, a restart without traffic, a cross-cluster search, a removal and an addition.
+//! stop of A, a restart without traffic, a cross-cluster search, a removal and an addition;
+//! and the health checker (`check`, `/health`, `probe: resolve_cluster`) on the same clusters.
 
 mod support;
 
@@ -12,12 +13,12 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{Value, json};
-use support::{Exporter, command_dying_with_test, lines_of, temp_dir, value};
+use support::{Exporter, command_dying_with_test, lines_of, temp_dir, value, without_times};
 
 /// Two JVMs beside two exporters do not fit a 2-core machine, so one flavour runs at a time.
 static ENGINES: Mutex<()> = Mutex::new(());
 
-/// How often the exporter polls B, and its timeout. B answers `_remote/info` in a few
+/// How often the exporters poll B, and their timeout. B answers `_remote/info` in a few
 /// milliseconds; the timeout leaves a loaded machine 1.5 s, and a poll that still fails is
 /// skipped by [`Watch`], not held against the engine.
 const POLL_INTERVAL: Duration = Duration::from_secs(2);
@@ -34,7 +35,7 @@ const ANSWER_WITHIN: Duration = Duration::from_secs(150);
 const QUIET_POLLS: usize = 4;
 
 /// The per-remote gauges of the metric contract that come from `_remote/info` itself; the
-/// health checker's series are left to its own tests.
+/// health checker's series are checked through `/health` and `check` below.
 const CONNECTION_GAUGES: [&str; 9] = [
     "es_remote_connected",
     "es_remote_nodes_connected",
@@ -56,6 +57,8 @@ struct Flavour {
     number: &'static str,
     /// `version.distribution` in B's `GET /`; Elasticsearch 7 has none.
     distribution: Option<&'static str>,
+    /// How the exporter names the engine when it refuses the probe.
+    runs: &'static str,
 }
 
 const OPENSEARCH: Flavour = Flavour {
@@ -63,6 +66,7 @@ const OPENSEARCH: Flavour = Flavour {
     pin: "<opensearch.version>2.19.6</opensearch.version>",
     number: "2.19.6",
     distribution: Some("opensearch"),
+    runs: "OpenSearch 2.19.6",
 };
 
 const ELASTICSEARCH: Flavour = Flavour {
@@ -70,6 +74,7 @@ const ELASTICSEARCH: Flavour = Flavour {
     pin: "<elasticsearch.version>7.17.29</elasticsearch.version>",
     number: "7.17.29",
     distribution: None,
+    runs: "Elasticsearch 7.17.29",
 };
 
 #[test]
@@ -366,6 +371,66 @@ impl<'a> Watch<'a> {
     }
 }
 
+/// What a `check` run printed and how it exited.
+struct Checked {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Checked {
+    /// Panics unless `check` exited with `code`, showing what it printed.
+    fn assert_exit(&self, code: i32) {
+        assert_eq!(
+            self.code,
+            Some(code),
+            "stdout:\n{}stderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
+    }
+}
+
+/// Runs `es-remote-exporter check` with a configuration file holding `yaml`, plus `args`,
+/// logging JSON so that its warnings can be read.
+async fn check(yaml: String, args: &[&str]) -> Checked {
+    let args: Vec<String> = args.iter().map(|&arg| arg.to_owned()).collect();
+    tokio::task::spawn_blocking(move || {
+        let dir = temp_dir();
+        let file = dir.path().join("config.yml");
+        std::fs::write(&file, yaml).unwrap();
+        let output = command_dying_with_test(env!("CARGO_BIN_EXE_es-remote-exporter"))
+            .arg("check")
+            .arg("--config.file")
+            .arg(&file)
+            .args(["--log.format", "json"])
+            .args(&args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        Checked {
+            code: output.status.code(),
+            stdout: String::from_utf8(output.stdout).unwrap(),
+            stderr: String::from_utf8(output.stderr).unwrap(),
+        }
+    })
+    .await
+    .unwrap()
+}
+
+/// The log events of a `check` run, without their timestamps.
+fn events(stderr: &str) -> Vec<Value> {
+    stderr
+        .lines()
+        .map(|line| {
+            let mut event: Value = serde_json::from_str(line)
+                .unwrap_or_else(|err| panic!("{err} in log line {line:?}"));
+            event.as_object_mut().unwrap().remove("timestamp");
+            event
+        })
+        .collect()
+}
+
 /// The whole story for one flavour, serialised with the other flavour's.
 fn scenario(flavour: &'static Flavour) {
     let _one_at_a_time = ENGINES.lock().unwrap_or_else(PoisonError::into_inner);
@@ -438,12 +503,24 @@ async fn watch(flavour: &Flavour, engines: &mut Engines) {
         Some(2.0)
     );
 
+    // The health checker while both are connected: `check` and `/health` say ok, and the
+    // probe is refused with the engine's version.
+    let refused = format!(
+        "probe resolve_cluster needs Elasticsearch 8.18 or later; b runs {}",
+        flavour.runs
+    );
+    check_while_connected(&b_url, &refused).await;
+    let health = Exporter::with_config(&health_config(&b_url, &[]));
+    health.wait_ready().await;
+    assert_health(&health, 200, health_document(&refused, true)).await;
+
     // 2. A stopped: B drops both connections at once (a clean close, not a crash). B's own
-    // `_remote/info`, asked right away, says so, and so does the exporter's first poll that
-    // starts after the stop, whenever in its interval the stop fell.
+    // `_remote/info`, asked right away, says so, and so does the first poll of each exporter
+    // that starts after the stop, whenever in its interval the stop fell.
     engines.send("stop a", "STOPPED a");
     let stopped = SystemTime::now();
     let mut watch = Watch::from(&exporter, "b", stopped);
+    let mut health_watch = Watch::from(&health, "b", stopped);
     let status = engines.send("status", "STATUS ");
     let info: Value = serde_json::from_str(&status["STATUS ".len()..]).unwrap();
     assert_eq!(
@@ -455,13 +532,23 @@ async fn watch(flavour: &Flavour, engines: &mut Engines) {
         sniff("b", "a_sniff", false),
         proxy("b", "a_proxy", a_transport, false),
     ]);
-    let poll = watch.next_answer().await;
+    let (poll, _) = tokio::join!(watch.next_answer(), health_watch.next_answer());
     assert_eq!(connection_lines(&poll.text, "b"), disconnected);
     println!(
         "{name}: STOPPED a -> poll {} started {:.2} s later and shows both disconnected",
         poll.number,
         poll.after(stopped)
     );
+    assert_health(&health, 503, health_document(&refused, false)).await;
+    let warnings = health.events("probe unsupported");
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(
+        (&warnings[0]["level"], &warnings[0]["why"]),
+        (&json!("WARN"), &json!(refused))
+    );
+    drop(health);
+    check_after_stop(&b_url, &refused).await;
+
     // 3. A back on the same ports, but nothing sends cross-cluster traffic: the engines do
     // not reconnect on a timer, so `connected` stays 0 poll after poll.
     engines.send("start a", "STARTED a");
@@ -559,13 +646,144 @@ async fn watch(flavour: &Flavour, engines: &mut Engines) {
     );
 }
 
-/// The top of the exporter's configuration: [`POLL_INTERVAL`] and [`POLL_TIMEOUT`].
+/// `check` on B while both remotes are connected: ok as a table and as JSON, the probe
+/// refused in a note and one warning; with an alias B does not have, that one is down.
+async fn check_while_connected(b_url: &str, refused: &str) {
+    let checked = check(health_config(b_url, &[]), &[]).await;
+    checked.assert_exit(0);
+    assert_eq!(
+        checked.stdout,
+        format!(
+            "CLUSTER  REMOTE   STATE  MODE   CONNECTIONS  WHY\n\
+             b        a_proxy  ok     proxy  18/18        connected (18/18 proxy sockets)\n\
+             b        a_sniff  ok     sniff  1/3          connected (1/3 gateway nodes)\n\
+             b        -        note   -      -            {refused}\n\
+             overall: ok\n"
+        )
+    );
+    assert_eq!(
+        events(&checked.stderr),
+        vec![json!({
+            "level": "WARN",
+            "message": "probe unsupported",
+            "cluster": "b",
+            "why": refused,
+        })]
+    );
+
+    let checked = check(health_config(b_url, &[]), &["--output", "json"]).await;
+    checked.assert_exit(0);
+    let document: Value = serde_json::from_str(&checked.stdout).unwrap();
+    assert_eq!(without_times(document), health_document(refused, true));
+
+    let checked = check(health_config(b_url, &["a_gone"]), &[]).await;
+    checked.assert_exit(2);
+    assert_eq!(
+        checked.stdout,
+        format!(
+            "CLUSTER  REMOTE   STATE  MODE   CONNECTIONS  WHY\n\
+             b        a_gone   down   -      -            expected, but not in the _remote/info answer\n\
+             b        a_proxy  ok     proxy  18/18        connected (18/18 proxy sockets)\n\
+             b        a_sniff  ok     sniff  1/3          connected (1/3 gateway nodes)\n\
+             b        -        note   -      -            {refused}\n\
+             overall: down\n"
+        )
+    );
+}
+
+/// `check` on B while A is stopped: both remotes down, exit 2.
+async fn check_after_stop(b_url: &str, refused: &str) {
+    let checked = check(health_config(b_url, &[]), &[]).await;
+    checked.assert_exit(2);
+    assert_eq!(
+        checked.stdout,
+        format!(
+            "CLUSTER  REMOTE   STATE  MODE   CONNECTIONS  WHY\n\
+             b        a_proxy  down   proxy  0/18         not connected (0/18 proxy sockets)\n\
+             b        a_sniff  down   sniff  0/3          not connected (0/3 gateway nodes)\n\
+             b        -        note   -      -            {refused}\n\
+             overall: down\n"
+        )
+    );
+}
+
+/// Asserts the status and the body, times masked, of the exporter's `/health`.
+async fn assert_health(exporter: &Exporter, status: u16, document: Value) {
+    let (got, body) = exporter.get("/health").await;
+    assert_eq!(got, status, "{body}");
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(without_times(body), document);
+}
+
+/// A configuration for cluster B that expects both of the harness's remotes as it sets them
+/// up (1 gateway node, 18 proxy sockets, `skip_unavailable` false and true), plus the aliases
+/// in `more`, and asks for the probe, which these engines are too old for.
+fn health_config(b_url: &str, more: &[&str]) -> String {
+    let mut yaml = format!(
+        "{}clusters:\n  - name: b\n    url: {b_url}\n    probe: resolve_cluster\n    \
+         expected_remotes:\n      \
+         - {{ name: a_sniff, min_nodes: 1, skip_unavailable: false }}\n      \
+         - {{ name: a_proxy, min_sockets: 18, skip_unavailable: true }}\n",
+        timing()
+    );
+    for alias in more {
+        yaml.push_str(&format!("      - {{ name: {alias} }}\n"));
+    }
+    yaml
+}
+
+/// The top of every configuration here: [`POLL_INTERVAL`] and [`POLL_TIMEOUT`].
 fn timing() -> String {
     format!(
         "poll_interval: {}ms\ntimeout: {}ms\n",
         POLL_INTERVAL.as_millis(),
         POLL_TIMEOUT.as_millis()
     )
+}
+
+/// The `/health` and `check --output json` document for [`health_config`] with no extra
+/// alias, times masked, both remotes connected or both not.
+fn health_document(refused: &str, connected: bool) -> Value {
+    let (state, why) = match connected {
+        true => ("ok", "2 remotes ok"),
+        false => ("down", "2 down of 2 remotes"),
+    };
+    let remote = |alias: &str, mode: &str, connections: &str, unit: &str| {
+        let why = match connected {
+            true => format!("connected ({connections} {unit})"),
+            false => format!("not connected ({connections} {unit})"),
+        };
+        json!({
+            "name": alias,
+            "state": state,
+            "why": why,
+            "since": "<time>",
+            "expected": true,
+            "mode": mode,
+            "connections": connections,
+        })
+    };
+    let (sockets, nodes) = if connected {
+        ("18/18", "1/3")
+    } else {
+        ("0/18", "0/3")
+    };
+    json!({
+        "state": state,
+        "clusters": [{
+            "name": "b",
+            "state": state,
+            "why": why,
+            "since": "<time>",
+            "polled_at": "<time>",
+            "error": null,
+            "notes": [refused],
+            "remotes": [
+                remote("a_proxy", "proxy", sockets, "proxy sockets"),
+                remote("a_sniff", "sniff", nodes, "gateway nodes"),
+            ],
+        }],
+    })
 }
 
 /// The connection gauges of every remote of `cluster`, sorted.
