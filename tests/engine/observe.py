@@ -67,7 +67,9 @@ def connected(body):
 
 
 def poll_until(port, want, limit):
-    """Polls _remote/info every 50 ms; returns (body, seconds until each alias matched want)."""
+    """Polls _remote/info every 50 ms; returns (body, seconds until each alias matched want).
+    Raises if some alias has not matched within limit seconds: the last body would show
+    another state than its fixture's name says."""
     start = time.monotonic()
     reached = {}
     while time.monotonic() - start < limit:
@@ -78,7 +80,16 @@ def poll_until(port, want, limit):
         if all(alias in reached for alias in ALIASES):
             return body, reached
         time.sleep(0.05)
-    return body, reached
+    raise RuntimeError(f"not every alias of {ALIASES} was connected: {want} within {limit} s;"
+                       f" reached: {reached}; last body: {body.decode()}")
+
+
+def expect_connected(name, body, want):
+    """Raises unless every alias in body has connected == want, so that a fixture is never
+    written from a state other than the one it is named after."""
+    states = connected(body)
+    if not states or any(state != want for state in states.values()):
+        raise RuntimeError(f"{name}: expected every alias connected: {want}, got {states}")
 
 
 def describe(body):
@@ -96,7 +107,7 @@ def main():
     args = parser.parse_args()
     bodies = {}
 
-    with tempfile.TemporaryDirectory(prefix="engine-observe-") as workdir:
+    with tempfile.TemporaryDirectory(prefix="es-remote-exporter-observe-") as workdir:
         harness = Harness(args.flavour, workdir)
         try:
             ready = harness.expect("READY")
@@ -106,6 +117,7 @@ def main():
             print(f"RSS at READY: {harness.rss_mib()} MiB")
             bodies["root"] = get(b_http, "/")
             bodies["connected"] = get(b_http, "/_remote/info")
+            expect_connected("connected", bodies["connected"], True)
             print("connected:", describe(bodies["connected"]))
 
             sent = time.monotonic()
@@ -129,6 +141,7 @@ def main():
             for at, body in seen:
                 print(f"after restart, +{at} s:", describe(body))
             bodies["after_restart"] = seen[-1][1]
+            expect_connected("after_restart", bodies["after_restart"], False)
 
             sent = time.monotonic()
             print(harness.send("ccs", "CCS"), f"after {time.monotonic() - sent:.2f} s")
@@ -139,6 +152,8 @@ def main():
 
             print(harness.send("remove a_proxy", "REMOVED"))
             bodies["one_removed"] = get(b_http, "/_remote/info")
+            if sorted(connected(bodies["one_removed"])) != ["a_sniff"]:
+                raise RuntimeError(f"one_removed: {bodies['one_removed'].decode()}")
             print("one removed:", describe(bodies["one_removed"]))
             print(harness.send("add a_extra", "ADDED"))
             status = harness.send("status", "STATUS")
