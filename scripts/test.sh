@@ -27,9 +27,24 @@ fi
 if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null; then
   apt_install prometheus
 fi
-# Java 17 and Maven: the embedded Elasticsearch and OpenSearch of the end-to-end tests.
-if ! command -v java >/dev/null || ! command -v mvn >/dev/null; then
-  apt_install openjdk-17-jdk-headless maven
+# Java 17 or later and Maven: the embedded Elasticsearch and OpenSearch of the end-to-end
+# tests. The java that the harness and Maven will use ($JAVA_HOME's, else the one on PATH) is
+# checked; if it is missing or older, Debian's 17 is installed and used through JAVA_HOME, so
+# that an older default java cannot win.
+java_major() {
+  local version
+  version=$("${JAVA_HOME:+$JAVA_HOME/bin/}java" -version 2>&1 | awk -F'"' '/version/ { print $2; exit }')
+  version=${version#1.}  # 1.8.0_392 is Java 8
+  echo "${version%%[!0-9]*}"
+}
+java_version=$(java_major 2>/dev/null || true)
+if [[ -z $java_version || $java_version -lt 17 ]]; then
+  echo "scripts/test.sh: the end-to-end tests need Java 17 or later, found ${java_version:+Java }${java_version:-none}; installing openjdk-17-jdk-headless" >&2
+  apt_install openjdk-17-jdk-headless
+  export JAVA_HOME=/usr/lib/jvm/java-17-openjdk-$(dpkg --print-architecture)
+fi
+if ! command -v mvn >/dev/null; then
+  apt_install maven
 fi
 if ! command -v python3 >/dev/null; then
   apt_install python3
