@@ -549,8 +549,8 @@ async fn watch(flavour: &Flavour, engines: &mut Engines) {
     drop(health);
     check_after_stop(&b_url, &refused).await;
 
-    // 3. A back on the same ports, but nothing sends cross-cluster traffic: the engines do
-    // not reconnect on a timer, so `connected` stays 0 poll after poll.
+    // 3. A back on the same transport port, but nothing sends cross-cluster traffic: the
+    // engines do not reconnect on a timer, so `connected` stays 0 poll after poll.
     engines.send("start a", "STARTED a");
     let restarted = SystemTime::now();
     let mut watch = Watch::from(&exporter, "b", restarted);
