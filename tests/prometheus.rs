@@ -6,7 +6,7 @@ mod support;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -157,7 +157,7 @@ struct Prometheus {
 
 impl Prometheus {
     async fn start(exporter: &str) -> Self {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = support::temp_dir();
         let rules = dir.path().join("rules.yml");
         std::fs::write(&rules, shortened_rules()).unwrap();
         let config = dir.path().join("prometheus.yml");
@@ -183,7 +183,8 @@ impl Prometheus {
             .unwrap()
             .port();
         let log = File::create(dir.path().join("prometheus.log")).unwrap();
-        let child = Command::new(prometheus_binary())
+        // Killed with the test process, so that a killed test leaves no Prometheus running.
+        let child = support::command_dying_with_test(prometheus_binary())
             .arg(format!("--config.file={}", config.display()))
             .arg(format!(
                 "--storage.tsdb.path={}",
