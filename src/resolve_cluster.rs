@@ -24,14 +24,17 @@ const MAX_TEXT: usize = 200;
 
 /// Why the engine behind `root` cannot answer the probe, or `None` when it can.
 pub fn unsupported(cluster: &str, root: &Root) -> Option<String> {
-    let number = short(&root.version.number);
-    let runs = match root.version.distribution.as_deref() {
-        Some("opensearch") => format!("OpenSearch {number}"),
-        Some(other) => format!("{} {number}", short(other)),
+    let engine = match root.version.distribution.as_deref() {
+        Some("opensearch") => "OpenSearch".to_owned(),
+        Some(other) => short(other),
         None => match major_minor(&root.version.number) {
             Some(version) if version >= FIRST => return None,
-            _ => format!("Elasticsearch {number}"),
+            _ => "Elasticsearch".to_owned(),
         },
+    };
+    let runs = match short(root.version.number.trim()) {
+        number if number.is_empty() => format!("{engine}, but GET / reports no version number"),
+        number => format!("{engine} {number}"),
     };
     Some(format!(
         "probe resolve_cluster needs Elasticsearch 8.18 or later; {cluster} runs {runs}"
@@ -108,7 +111,17 @@ mod tests {
         );
         assert_eq!(
             unsupported("b", &root("", None)).as_deref(),
-            Some("probe resolve_cluster needs Elasticsearch 8.18 or later; b runs Elasticsearch ")
+            Some(
+                "probe resolve_cluster needs Elasticsearch 8.18 or later; b runs Elasticsearch, \
+                 but GET / reports no version number"
+            )
+        );
+        assert_eq!(
+            unsupported("b", &root(" ", Some("opensearch"))).as_deref(),
+            Some(
+                "probe resolve_cluster needs Elasticsearch 8.18 or later; b runs OpenSearch, but \
+                 GET / reports no version number"
+            )
         );
         assert_eq!(
             unsupported("b", &root("2.19.6", Some("opensearch"))).as_deref(),
