@@ -1,6 +1,7 @@
 //! The `check` command: one poll round of every cluster, the verdicts as a table or JSON, and
 //! the overall verdict as the exit code.
 
+use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -12,13 +13,14 @@ use crate::health::{Report, Verdict};
 use crate::poll::Poller;
 
 /// Polls every configured cluster once, at the same time, and prints the report. A
-/// configuration that cannot be used exits 3 (unknown), its error on stderr.
+/// configuration that cannot be used, or a report that cannot be written, exits 3 (unknown),
+/// its error on stderr.
 pub async fn run(args: CheckArgs) -> ExitCode {
     let unknown = ExitCode::from(Verdict::Unknown.exit_code());
     let config = match crate::load_config(&args.source) {
         Ok(config) => config,
         Err(err) => {
-            eprintln!("es-remote-exporter check: invalid configuration: {err}");
+            complain(format_args!("invalid configuration: {err}"));
             return unknown;
         }
     };
@@ -28,7 +30,7 @@ pub async fn run(args: CheckArgs) -> ExitCode {
         let client = match Client::new(cluster) {
             Ok(client) => client,
             Err(err) => {
-                eprintln!("es-remote-exporter check: {err}");
+                complain(format_args!("{err}"));
                 return unknown;
             }
         };
@@ -38,14 +40,28 @@ pub async fn run(args: CheckArgs) -> ExitCode {
     while polls.join_next().await.is_some() {}
 
     let report = Report::new(&state.snapshots());
-    match args.output {
-        Output::Table => print!("{}", table(&report)),
-        Output::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&report).expect("the report serializes")
-        ),
+    let text = match args.output {
+        Output::Table => table(&report),
+        Output::Json => {
+            serde_json::to_string_pretty(&report).expect("the report serializes") + "\n"
+        }
+    };
+    // A closed pipe or a full disk must not end in a panic (exit 101): the caller reads the
+    // exit code, and 3 is the one that says the check itself did not work.
+    let mut stdout = std::io::stdout().lock();
+    if let Err(err) = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        complain(format_args!("failed to write the report to stdout: {err}"));
+        return unknown;
     }
     ExitCode::from(report.state.exit_code())
+}
+
+/// One line on stderr; if even that cannot be written there is no one left to tell.
+fn complain(message: std::fmt::Arguments<'_>) {
+    let _ = writeln!(std::io::stderr(), "es-remote-exporter check: {message}");
 }
 
 /// One row per remote; a cluster row (remote `-`) when a cluster has no remote to show or

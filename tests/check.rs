@@ -374,3 +374,50 @@ async fn control_characters_in_names_are_escaped_in_the_table() {
          overall: down\n"
     );
 }
+
+/// A report that cannot be written (a closed pipe, a full disk) is the check failing: exit 3
+/// with one line on stderr, not a panic's 101.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_report_that_cannot_be_written_exits_3_with_one_line_on_stderr() {
+    let es = MockServer::start().await;
+    answer(&es, "b", json_answer(fixture(ES_7_17))).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("config.yml");
+    let yaml = config(&es.uri(), "  - { name: prod-b, url: \"{base}/b\" }\n");
+    std::fs::write(&file, yaml).unwrap();
+    let file = file.display().to_string();
+
+    let run_into = |stdout: std::process::Stdio, output: &'static str| {
+        let file = file.clone();
+        tokio::task::spawn_blocking(move || {
+            Command::new(env!("CARGO_BIN_EXE_es-remote-exporter"))
+                .args(["check", "--config.file", &file, "--output", output])
+                .stdout(stdout)
+                .stderr(std::process::Stdio::piped())
+                .output()
+                .unwrap()
+        })
+    };
+
+    // A pipe whose reader is gone: writing fails with a broken pipe.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = run_into(writer.into(), "table").await.unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        "es-remote-exporter check: failed to write the report to stdout: Broken pipe (os error 32)\n"
+    );
+
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = run_into(full.into(), "json").await.unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        "es-remote-exporter check: failed to write the report to stdout: No space left on device \
+         (os error 28)\n"
+    );
+}
