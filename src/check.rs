@@ -142,15 +142,53 @@ pub fn table(report: &Report) -> String {
 
 /// A cell as the terminal may print it: aliases, cluster names and error details come from
 /// configurations and answers, and a control character in them (NUL, ESC, a newline) would
-/// reach the terminal as a command or break the table. Each is written as its Rust escape.
+/// reach the terminal as a command or break the table, while a bidirectional or zero-width
+/// format character would reorder or hide what the line shows. Each is written as its Rust
+/// escape.
 fn printable(cell: &str) -> String {
-    if !cell.chars().any(char::is_control) {
+    if !cell.chars().any(rewrites_the_line) {
         return cell.to_owned();
     }
     cell.chars()
-        .map(|c| match c.is_control() {
-            true => c.escape_debug().to_string(),
-            false => c.to_string(),
+        .map(|c| match (c.is_control(), rewrites_the_line(c)) {
+            (true, _) => c.escape_debug().to_string(),
+            (false, true) => c.escape_unicode().to_string(),
+            (false, false) => c.to_string(),
         })
         .collect()
+}
+
+/// Control characters, and the format characters that change how a terminal lays out a line:
+/// the bidirectional embeddings, overrides, isolates and marks, and the zero-width ones.
+fn rewrites_the_line(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061C}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{FEFF}'
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bidi_and_zero_width_characters_are_escaped_like_control_characters() {
+        let cell = "a\u{202E}b\u{2066}c\u{2069}d\u{200E}e\u{200F}f\u{061C}g\u{200B}h\u{200D}i\u{2060}j\u{FEFF}k\u{1b}l";
+        assert_eq!(
+            printable(cell),
+            r"a\u{202e}b\u{2066}c\u{2069}d\u{200e}e\u{200f}f\u{61c}g\u{200b}h\u{200d}i\u{2060}j\u{feff}k\u{1b}l"
+        );
+        for c in [
+            '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{2067}', '\u{2068}', '\u{200C}',
+        ] {
+            assert_eq!(printable(&c.to_string()), c.escape_unicode().to_string());
+        }
+        assert_eq!(printable("zé 東京 ✓"), "zé 東京 ✓");
+    }
 }

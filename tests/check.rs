@@ -421,3 +421,27 @@ async fn a_report_that_cannot_be_written_exits_3_with_one_line_on_stderr() {
          (os error 28)\n"
     );
 }
+
+/// Bidirectional controls and zero-width characters would reorder or hide parts of a line;
+/// they are escaped like control characters.
+#[tokio::test(flavor = "multi_thread")]
+async fn bidi_and_zero_width_characters_in_names_are_escaped_in_the_table() {
+    let es = MockServer::start().await;
+    let body = r#"{"ev\u202eil\u200b":{"connected":true,"mode":"sniff","num_nodes_connected":1,"max_connections_per_cluster":3}}"#;
+    answer(&es, "b", json_answer(body)).await;
+    let out = check(
+        &config(
+            &es.uri(),
+            "  - name: \"b\\u2066x\"\n    url: \"{base}/b\"\n",
+        ),
+        &[],
+    )
+    .await;
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+    assert_eq!(
+        out.stdout,
+        "CLUSTER     REMOTE                STATE  MODE   CONNECTIONS  WHY\n\
+         b\\u{2066}x  ev\\u{202e}il\\u{200b}  ok     sniff  1/3          connected (1/3 gateway nodes)\n\
+         overall: ok\n"
+    );
+}
