@@ -151,11 +151,7 @@ impl ClusterHealth {
             state: Verdict::Unknown,
             why: why.to_owned(),
             since: None,
-            remotes: expect
-                .remotes
-                .iter()
-                .map(|remote| RemoteHealth::unseen(&remote.name, Verdict::Unknown, why))
-                .collect(),
+            remotes: unseen(expect, why),
         }
     }
 
@@ -169,11 +165,7 @@ impl ClusterHealth {
                     state: Verdict::Unknown,
                     why: format!("poll failed: {error}"),
                     since: None,
-                    remotes: expect
-                        .remotes
-                        .iter()
-                        .map(|remote| RemoteHealth::unseen(&remote.name, Verdict::Unknown, &why))
-                        .collect(),
+                    remotes: unseen(expect, &why),
                 }
             }
         };
@@ -195,6 +187,17 @@ impl ClusterHealth {
         }
         next
     }
+}
+
+/// The expected remotes as `unknown`, sorted by alias like the remotes of an answer.
+fn unseen(expect: &Expectations, why: &str) -> Vec<RemoteHealth> {
+    let mut remotes: Vec<RemoteHealth> = expect
+        .remotes
+        .iter()
+        .map(|remote| RemoteHealth::unseen(&remote.name, Verdict::Unknown, why))
+        .collect();
+    remotes.sort_by(|a, b| a.alias.cmp(&b.alias));
+    remotes
 }
 
 fn judge_answer(
@@ -282,22 +285,20 @@ fn judge_remote(
     expected: Option<&ExpectedRemote>,
     nodes: &NodeViews<'_>,
 ) -> RemoteHealth {
-    let (connected, max, unit) = match &remote.mode {
-        Mode::Sniff(sniff) => (
-            sniff.nodes_connected,
-            sniff.max_connections,
-            "gateway nodes",
-        ),
-        Mode::Proxy(proxy) => (proxy.sockets_connected, proxy.max_sockets, "proxy sockets"),
-        Mode::Other(_) => (None, None, ""),
+    let (connected, max, sniff) = match &remote.mode {
+        Mode::Sniff(sniff) => (sniff.nodes_connected, sniff.max_connections, true),
+        Mode::Proxy(proxy) => (proxy.sockets_connected, proxy.max_sockets, false),
+        Mode::Other(_) => (None, None, true),
     };
     let connections = connected.map(|n| match max {
         Some(max) => format!("{n}/{max}"),
         None => n.to_string(),
     });
+    // `1/3 gateway nodes`, but `1 gateway node` when the maximum is unknown.
+    let one = max.is_none() && connected == Some(1);
     let counted = connections
         .as_ref()
-        .map(|c| format!(" ({c} {unit})"))
+        .map(|c| format!(" ({c} {})", unit(sniff, one)))
         .unwrap_or_default();
 
     let per_node = per_node(&remote.alias, nodes);
@@ -353,6 +354,16 @@ fn verdict(
     }
 }
 
+/// `gateway nodes` (sniff) or `proxy sockets` (proxy), singular when one is meant.
+fn unit(sniff: bool, one: bool) -> &'static str {
+    match (sniff, one) {
+        (true, true) => "gateway node",
+        (true, false) => "gateway nodes",
+        (false, true) => "proxy socket",
+        (false, false) => "proxy sockets",
+    }
+}
+
 /// How a connected remote falls short of its expectation: minimums and `skip_unavailable`.
 /// A count or flag the answer did not carry is not held against it.
 fn drift(remote: &Remote, expected: &ExpectedRemote) -> Vec<String> {
@@ -363,7 +374,8 @@ fn drift(remote: &Remote, expected: &ExpectedRemote) -> Vec<String> {
                 && n < min
             {
                 problems.push(format!(
-                    "{n} gateway nodes connected, fewer than min_nodes {min}"
+                    "{n} {} connected, fewer than min_nodes {min}",
+                    unit(true, n == 1)
                 ));
             }
         }
@@ -372,7 +384,8 @@ fn drift(remote: &Remote, expected: &ExpectedRemote) -> Vec<String> {
                 && n < min
             {
                 problems.push(format!(
-                    "{n} proxy sockets open, fewer than min_sockets {min}"
+                    "{n} {} open, fewer than min_sockets {min}",
+                    unit(false, n == 1)
                 ));
             }
         }

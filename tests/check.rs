@@ -150,7 +150,7 @@ async fn a_remote_below_min_nodes_exits_1() {
     assert_eq!(out.code, Some(1), "{}{}", out.stdout, out.stderr);
     assert!(
         out.stdout.contains(
-            "prod-b   es-a    degraded  sniff  1/3          1 gateway nodes connected, fewer than min_nodes 2\n"
+            "prod-b   es-a    degraded  sniff  1/3          1 gateway node connected, fewer than min_nodes 2\n"
         ),
         "{}",
         out.stdout

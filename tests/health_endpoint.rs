@@ -84,6 +84,69 @@ async fn health_is_503_when_a_remote_is_degraded() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn health_is_503_with_the_whole_document_when_a_remote_is_below_min_nodes() {
+    let es = MockServer::start().await;
+    answer(&es, "b", json_answer(fixture("shapes/es-8.15.json"))).await;
+    let exporter = exporter(
+        &format!("{}/b", es.uri()),
+        "    expected_remotes: [{ name: es-a, min_nodes: 2 }, { name: es-b, min_sockets: 9 }]\n",
+    );
+    exporter.wait_ready().await;
+    assert_eq!(
+        health(&exporter).await,
+        (
+            503,
+            json!({
+                "state": "degraded",
+                "clusters": [{
+                    "name": "prod-b",
+                    "state": "degraded",
+                    "why": "1 degraded of 2 remotes",
+                    "since": "<time>",
+                    "polled_at": "<time>",
+                    "error": null,
+                    "remotes": [
+                        {
+                            "name": "es-a",
+                            "state": "degraded",
+                            "why": "1 gateway node connected, fewer than min_nodes 2",
+                            "since": "<time>",
+                            "expected": true,
+                            "mode": "sniff",
+                            "connections": "1/3"
+                        },
+                        {
+                            "name": "es-b",
+                            "state": "ok",
+                            "why": "connected (9/18 proxy sockets)",
+                            "since": "<time>",
+                            "expected": true,
+                            "mode": "proxy",
+                            "connections": "9/18"
+                        }
+                    ]
+                }]
+            })
+        )
+    );
+    let text = exporter.metrics().await;
+    assert_eq!(
+        value(
+            &text,
+            r#"es_remote_health{cluster="prod-b",remote_cluster="es-a",state="degraded"}"#
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(
+            &text,
+            r#"es_remote_nodes_connected{cluster="prod-b",remote_cluster="es-a"}"#
+        ),
+        Some(1.0)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn health_is_503_when_an_expected_remote_is_missing() {
     let es = MockServer::start().await;
     answer(&es, "b", json_answer(b"{}")).await;

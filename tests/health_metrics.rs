@@ -537,3 +537,50 @@ fn fifty_thousand_remotes_are_judged_and_rendered_across_two_polls() {
     assert_eq!(count_lines("es_remote_node_connected{", " 1"), 90_000);
     assert_eq!(count_lines("es_remote_node_connected{", " 0"), 10_000);
 }
+
+#[test]
+fn expected_remotes_are_sorted_by_alias_after_a_failed_poll_as_after_a_successful_one() {
+    let state = polled(
+        expect(&[("zeta", None, None, None), ("alpha", None, None, None)]),
+        vec![failed()],
+    );
+    let aliases: Vec<String> = verdicts(&state).into_iter().map(|v| v.0).collect();
+    assert_eq!(aliases, ["alpha", "zeta"]);
+    let state = polled(
+        expect(&[("zeta", None, None, None), ("alpha", None, None, None)]),
+        vec![],
+    );
+    let aliases: Vec<String> = verdicts(&state).into_iter().map(|v| v.0).collect();
+    assert_eq!(aliases, ["alpha", "zeta"]);
+}
+
+#[test]
+fn one_gateway_node_or_socket_is_written_in_the_singular() {
+    let state = polled(
+        expect(&[("es-a", Some(2), None, None)]),
+        vec![ok(
+            r#"{"es-a":{"connected":true,"mode":"sniff","num_nodes_connected":1,"max_connections_per_cluster":3}}"#,
+        )],
+    );
+    assert_eq!(
+        verdicts(&state)[0].2,
+        "1 gateway node connected, fewer than min_nodes 2"
+    );
+    let state = polled(
+        expect(&[("es-b", None, Some(2), None)]),
+        vec![ok(
+            r#"{"es-b":{"connected":true,"mode":"proxy","proxy_address":"10.0.0.30:9300","num_proxy_sockets_connected":1}}"#,
+        )],
+    );
+    assert_eq!(
+        verdicts(&state)[0].2,
+        "1 proxy socket open, fewer than min_sockets 2"
+    );
+    let state = polled(
+        expect(&[]),
+        vec![ok(
+            r#"{"es-a":{"connected":true,"mode":"sniff","num_nodes_connected":1}}"#,
+        )],
+    );
+    assert_eq!(verdicts(&state)[0].2, "connected (1 gateway node)");
+}
