@@ -8,7 +8,7 @@ use reqwest::header::AUTHORIZATION;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 
-use crate::config::{Auth, ClusterConfig};
+use crate::config::{Auth, ClusterConfig, Nodes};
 use crate::remote_info::{DecodeError, RemoteInfo};
 use crate::resolve_cluster::{self, Resolved};
 use crate::snapshot::{PollError, Reason};
@@ -17,6 +17,10 @@ use crate::snapshot::{PollError, Reason};
 #[derive(Debug)]
 pub struct Client {
     http: reqwest::Client,
+    /// With `nodes: all`: the client for the nodes' own addresses, which keeps no idle
+    /// connection. Pooled, a round over N nodes would leave N sockets open until the next;
+    /// unpooled, at most the requests in flight hold one.
+    node_http: Option<reqwest::Client>,
     base: reqwest::Url,
     auth: Option<Auth>,
     max_response_bytes: u64,
@@ -43,9 +47,13 @@ pub struct Version {
 /// A node that `GET _nodes/http` lists and that can answer `_remote/info` itself.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DiscoveredNode {
+    /// The node id, the key of `_nodes/http`: unique, unlike names.
+    pub id: String,
     pub name: String,
-    /// `host:port` of its HTTP publish address.
-    pub address: String,
+    /// Its HTTP publish address, as published.
+    pub publish_address: String,
+    /// `host:port` of that address; `None` when it is not a usable `host:port`.
+    pub address: Option<String>,
 }
 
 /// A client that cannot be built from a configuration that passed validation.
@@ -60,6 +68,31 @@ pub struct BuildError {
 
 impl Client {
     pub fn new(config: &ClusterConfig) -> Result<Self, BuildError> {
+        let fail = |source| BuildError {
+            url: config.url.clone(),
+            source,
+        };
+        let node_http = match config.nodes {
+            Nodes::All => Some(
+                Self::builder(config)?
+                    .pool_max_idle_per_host(0)
+                    .build()
+                    .map_err(fail)?,
+            ),
+            Nodes::Url => None,
+        };
+        Ok(Self {
+            http: Self::builder(config)?.build().map_err(fail)?,
+            node_http,
+            base: config.url.clone(),
+            auth: config.auth.as_ref().map(clone_auth),
+            max_response_bytes: config.max_response_bytes,
+            max_remotes: config.max_remotes,
+        })
+    }
+
+    /// The HTTP client settings of a cluster: timeouts, no redirects, TLS.
+    fn builder(config: &ClusterConfig) -> Result<reqwest::ClientBuilder, BuildError> {
         let mut builder = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(config.timeout)
@@ -83,13 +116,7 @@ impl Client {
         if config.tls.insecure_skip_verify {
             builder = builder.tls_danger_accept_invalid_certs(true);
         }
-        Ok(Self {
-            http: builder.build().map_err(fail)?,
-            base: config.url.clone(),
-            auth: config.auth.as_ref().map(clone_auth),
-            max_response_bytes: config.max_response_bytes,
-            max_remotes: config.max_remotes,
-        })
+        Ok(builder)
     }
 
     /// `GET /_remote/info`, parsed.
@@ -119,15 +146,24 @@ impl Client {
     /// credentials and TLS settings. The path of the configured URL is not kept: it belongs to
     /// whatever sits in front of the cluster, not to the nodes.
     pub fn for_node(&self, node: &DiscoveredNode) -> Result<Self, PollError> {
-        let url = format!("{}://{}/", self.base.scheme(), node.address);
-        let base = reqwest::Url::parse(&url).map_err(|err| {
+        let unusable = |why: String| {
             PollError::new(
                 Reason::Decode,
-                format!("node {} has an unusable HTTP address: {err}", node.name),
+                format!(
+                    "unusable HTTP publish address {:?}{why}",
+                    node.publish_address
+                ),
             )
-        })?;
+        };
+        let address = node
+            .address
+            .as_ref()
+            .ok_or_else(|| unusable(String::new()))?;
+        let url = format!("{}://{address}/", self.base.scheme());
+        let base = reqwest::Url::parse(&url).map_err(|err| unusable(format!(": {err}")))?;
         Ok(Self {
-            http: self.http.clone(),
+            http: self.node_http.as_ref().unwrap_or(&self.http).clone(),
+            node_http: None,
             base,
             auth: self.auth.as_ref().map(clone_auth),
             max_response_bytes: self.max_response_bytes,
@@ -136,7 +172,9 @@ impl Client {
     }
 
     /// `GET _nodes/http`: the nodes that can hold remote connections, sorted by name. Nodes
-    /// without an HTTP address are left out.
+    /// without an HTTP section serve no REST request and are left out; a node whose publish
+    /// address is not a usable `host:port` is kept, with `address` `None`, so that it is
+    /// reported rather than lost.
     pub async fn nodes(&self) -> Result<Vec<DiscoveredNode>, PollError> {
         let body = self.get("_nodes/http").await?;
         let info: NodesInfo = serde_json::from_slice(&body).map_err(|err| {
@@ -147,17 +185,19 @@ impl Client {
         })?;
         let mut nodes: Vec<DiscoveredNode> = info
             .nodes
-            .into_values()
-            .filter(NodeInfo::remote_cluster_client)
-            .filter_map(|node| {
-                let address = http_address(&node.http?.publish_address)?;
+            .into_iter()
+            .filter(|(_, node)| node.remote_cluster_client())
+            .filter_map(|(id, node)| {
+                let publish_address = node.http?.publish_address;
                 Some(DiscoveredNode {
+                    id,
                     name: node.name,
-                    address,
+                    address: http_address(&publish_address),
+                    publish_address,
                 })
             })
             .collect();
-        nodes.sort_by(|a, b| a.name.cmp(&b.name));
+        nodes.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
         Ok(nodes)
     }
 

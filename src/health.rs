@@ -53,7 +53,7 @@ pub struct RemoteHealth {
     pub mode: Option<String>,
     /// Open gateway nodes (sniff) or sockets (proxy), over the maximum when known: `2/3`.
     pub connections: Option<String>,
-    /// With `nodes: all`: whether each answering node is connected, by node name.
+    /// With `nodes: all`: whether each answering node is connected, by node label.
     pub nodes: BTreeMap<String, bool>,
 }
 
@@ -426,7 +426,7 @@ impl<'a> NodeViews<'a> {
                     .iter()
                     .map(|remote| (remote.alias.as_str(), remote))
                     .collect();
-                Some((node.name.as_str(), remotes))
+                Some((node.label.as_str(), remotes))
             })
             .collect();
         Self { answering }
@@ -526,6 +526,8 @@ pub struct ErrorReport {
 #[derive(Debug, Serialize)]
 pub struct NodeReport {
     pub name: String,
+    /// The `node` label of the metrics and the remotes' `nodes`: the name, made unique.
+    pub node: String,
     pub address: String,
     pub error: Option<ErrorReport>,
 }
@@ -570,6 +572,7 @@ impl ClusterReport {
                 .iter()
                 .map(|node| NodeReport {
                     name: node.name.clone(),
+                    node: node.label.clone(),
                     address: node.address.clone(),
                     error: node.outcome.as_ref().err().map(error),
                 })
@@ -584,7 +587,7 @@ impl ClusterReport {
             }
             for node in &round.nodes {
                 if let Err(e) = &node.outcome {
-                    notes.push(format!("node {} could not be polled: {e}", node.name));
+                    notes.push(format!("node {} could not be polled: {e}", node.label));
                 }
             }
         }

@@ -1,13 +1,13 @@
 //! The scheduler: one task per cluster, polling `_remote/info` on its own interval.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio::task::JoinSet;
 
 use crate::config::{ClusterConfig, MAX_DURATION, Nodes, Probe};
-use crate::es::{Client, Root};
+use crate::es::{Client, DiscoveredNode, Root};
 use crate::resolve_cluster;
 use crate::snapshot::{
     ClusterSnapshot, LastPoll, NodeAnswer, NodeRound, Observations, PollError, Reason, Slot, State,
@@ -20,6 +20,8 @@ pub struct Poller {
     /// Set once the cluster is named; `--es.url` mode names it from `GET /`.
     named: bool,
     interval: Duration,
+    /// The cluster's `timeout`, which also bounds a whole round of node requests.
+    timeout: Duration,
     nodes: Nodes,
     /// With `probe: resolve_cluster`: where the probe stands.
     probe: Option<ProbeState>,
@@ -35,6 +37,13 @@ enum ProbeState {
     /// The engine lacks the endpoint, for the reason given; it is not asked again.
     Unsupported(String),
 }
+
+/// With `nodes: all`: at most this many node requests are in flight at once, so that a cluster
+/// of thousands of nodes costs a few sockets, not one file descriptor per node.
+pub const NODES_IN_FLIGHT: usize = 16;
+
+/// How many nodes a log event names; the others are only counted.
+const NAMED_IN_LOGS: usize = 5;
 
 /// Starts one poller per configured cluster. Dropping the set stops them all.
 pub fn spawn_all(pollers: Vec<Poller>) -> JoinSet<()> {
@@ -68,6 +77,7 @@ impl Poller {
             client,
             named: config.name.is_some(),
             interval: config.poll_interval,
+            timeout: config.timeout,
             nodes: config.nodes,
             probe: config
                 .probe
@@ -115,7 +125,7 @@ impl Poller {
         let mut seen = Observations::default();
         if outcome.is_ok() {
             if self.nodes == Nodes::All {
-                seen.nodes = Some(self.poll_nodes().await);
+                seen.nodes = Some(self.poll_nodes(&name).await);
             }
             self.run_probe(&name, root, &mut seen).await;
         }
@@ -205,8 +215,10 @@ impl Poller {
     }
 
     /// `nodes: all`: discovers the nodes anew each round, so that nodes joining or leaving are
-    /// followed, then asks each for its own `_remote/info`, all at once.
-    async fn poll_nodes(&self) -> NodeRound {
+    /// followed, then asks each for its own `_remote/info`, [`NODES_IN_FLIGHT`] at a time. The
+    /// round ends after the cluster's `timeout` at the latest: a node that has not answered by
+    /// then fails with reason `timeout`, whether it was asked or still waiting its turn.
+    async fn poll_nodes(&self, cluster: &str) -> NodeRound {
         let discovered = match self.client.nodes().await {
             Ok(nodes) => nodes,
             Err(error) => {
@@ -216,63 +228,193 @@ impl Poller {
                 };
             }
         };
+        let started = tokio::time::Instant::now();
+        let nodes = labelled(discovered);
+        let mut outcomes: Vec<Option<Result<Arc<_>, PollError>>> = vec![None; nodes.len()];
         let mut polls = JoinSet::new();
-        for node in discovered {
-            let client = self.client.for_node(&node);
-            polls.spawn(async move {
-                let outcome = match client {
-                    Ok(client) => client.remote_info().await.map(Arc::new),
-                    Err(error) => Err(error),
-                };
+        let mut asked = 0;
+        let round_over = tokio::time::sleep_until(started + self.timeout);
+        tokio::pin!(round_over);
+        loop {
+            while polls.len() < NODES_IN_FLIGHT && asked < nodes.len() {
+                let index = asked;
+                asked += 1;
+                match self.client.for_node(&nodes[index].1) {
+                    Ok(client) => {
+                        polls.spawn(async move { (index, client.remote_info().await) });
+                    }
+                    Err(error) => outcomes[index] = Some(Err(error)),
+                }
+            }
+            tokio::select! {
+                biased;
+                () = &mut round_over => break,
+                joined = polls.join_next() => match joined {
+                    Some(Ok((index, outcome))) => outcomes[index] = Some(outcome.map(Arc::new)),
+                    Some(Err(error)) => std::panic::resume_unwind(error.into_panic()),
+                    None if asked == nodes.len() => break,
+                    None => {}
+                },
+            }
+        }
+        // Dropping the set cancels the requests still in flight.
+        drop(polls);
+
+        let bound = humantime::format_duration(self.timeout);
+        let answers: Vec<NodeAnswer> = nodes
+            .into_iter()
+            .zip(outcomes)
+            .enumerate()
+            .map(|(index, ((label, node), outcome))| {
+                let outcome = outcome.unwrap_or_else(|| {
+                    let detail = match index < asked {
+                        true => format!("no answer before the node round ended after {bound}"),
+                        false => format!(
+                            "not asked before the node round ended after {bound}: too many \
+                             nodes were slow"
+                        ),
+                    };
+                    Err(PollError::new(Reason::Timeout, detail))
+                });
                 NodeAnswer {
+                    label,
+                    address: node.address.unwrap_or(node.publish_address),
                     name: node.name,
-                    address: node.address,
                     outcome,
                 }
-            });
-        }
-        let mut nodes = polls.join_all().await;
-        nodes.sort_by(|a, b| a.name.cmp(&b.name));
+            })
+            .collect();
+        tracing::debug!(
+            cluster = %cluster,
+            nodes = answers.len(),
+            failed = answers.iter().filter(|n| n.outcome.is_err()).count(),
+            elapsed = ?started.elapsed(),
+            "polled nodes"
+        );
         NodeRound {
             discovery: None,
-            nodes,
+            nodes: answers,
         }
     }
 }
 
-/// A warn when node discovery or a node starts failing, an info when it answers again.
+/// Each node with its `node` label, sorted by label. The label is the node's name; names that
+/// several nodes share become `name (host:port)`, and `name (host:port, node id)` when they
+/// share the address too. A label already taken (a name that reads like another node's label)
+/// is numbered `#2`, `#3` in name and id order, so that labels are unique and the same in every
+/// round whatever order discovery lists the nodes in.
+pub fn labelled(mut nodes: Vec<DiscoveredNode>) -> Vec<(String, DiscoveredNode)> {
+    let shown = |node: &DiscoveredNode| {
+        node.address
+            .clone()
+            .unwrap_or_else(|| node.publish_address.clone())
+    };
+    nodes.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
+    let mut by_name: HashMap<&str, usize> = HashMap::new();
+    let mut by_address: HashMap<(&str, String), usize> = HashMap::new();
+    for node in &nodes {
+        *by_name.entry(&node.name).or_default() += 1;
+        *by_address.entry((&node.name, shown(node))).or_default() += 1;
+    }
+    let labels: Vec<String> = nodes
+        .iter()
+        .map(|node| {
+            let address = shown(node);
+            if by_name[node.name.as_str()] == 1 {
+                node.name.clone()
+            } else if by_address[&(node.name.as_str(), address.clone())] == 1 {
+                format!("{} ({address})", node.name)
+            } else {
+                format!("{} ({address}, {})", node.name, node.id)
+            }
+        })
+        .collect();
+    let mut taken = HashSet::new();
+    let mut labelled: Vec<(String, DiscoveredNode)> = labels
+        .into_iter()
+        .zip(nodes)
+        .map(|(label, node)| {
+            let mut unique = label.clone();
+            let mut n = 1;
+            while !taken.insert(unique.clone()) {
+                n += 1;
+                unique = format!("{label} #{n}");
+            }
+            (unique, node)
+        })
+        .collect();
+    labelled.sort_by(|a, b| a.0.cmp(&b.0));
+    labelled
+}
+
+/// A warn when node discovery or nodes start failing, an info when they answer again: one
+/// event per round for all the nodes that changed, naming the first few, so that a thousand
+/// nodes failing at once log one line. `/health` keeps each node's error.
 fn log_nodes(previous: &ClusterSnapshot, next: &ClusterSnapshot) {
     let Some(round) = &next.nodes else { return };
     let cluster = &next.name;
     let before = previous.nodes.as_ref();
-    if let Some(error) = &round.discovery {
-        if before.is_none_or(|b| b.discovery.is_none()) {
-            tracing::warn!(cluster = %cluster, reason = %error.reason, error = %error.detail, "node discovery failing");
+    let discovery_failed_before = before.is_some_and(|b| b.discovery.is_some());
+    match &round.discovery {
+        Some(error) => {
+            if !discovery_failed_before {
+                tracing::warn!(cluster = %cluster, reason = %error.reason, error = %error.detail, "node discovery failing");
+            }
+            return;
         }
-        return;
+        None if discovery_failed_before => {
+            tracing::info!(cluster = %cluster, nodes = round.nodes.len(), "node discovery recovered");
+        }
+        None => {}
     }
     let failing_before: HashSet<&str> = before
         .into_iter()
         .flat_map(|b| &b.nodes)
         .filter(|n| n.outcome.is_err())
-        .map(|n| n.name.as_str())
+        .map(|n| n.label.as_str())
         .collect();
-    let failed_before = |name: &str| failing_before.contains(name);
+    let mut failing = Vec::new();
+    let mut recovered = Vec::new();
     for node in &round.nodes {
-        match &node.outcome {
-            Err(error) if !failed_before(&node.name) => tracing::warn!(
-                cluster = %cluster,
-                node = %node.name,
-                address = %node.address,
-                reason = %error.reason,
-                error = %error.detail,
-                "node poll failing"
-            ),
-            Ok(_) if failed_before(&node.name) => {
-                tracing::info!(cluster = %cluster, node = %node.name, "node recovered")
-            }
+        match (&node.outcome, failing_before.contains(node.label.as_str())) {
+            (Err(error), false) => failing.push((node, error)),
+            (Ok(_), true) => recovered.push(node.label.as_str()),
             _ => {}
         }
+    }
+    if let Some((_, first)) = failing.first() {
+        let named: Vec<String> = failing
+            .iter()
+            .map(|(node, error)| format!("{} ({})", node.label, error.reason))
+            .collect();
+        tracing::warn!(
+            cluster = %cluster,
+            count = failing.len(),
+            nodes = %name_some(&named),
+            error = %first.detail,
+            "node polls failing"
+        );
+    }
+    if !recovered.is_empty() {
+        tracing::info!(
+            cluster = %cluster,
+            count = recovered.len(),
+            nodes = %name_some(&recovered),
+            "node polls recovered"
+        );
+    }
+}
+
+/// `a, b, c`, or the first [`NAMED_IN_LOGS`] and how many more.
+fn name_some(names: &[impl AsRef<str>]) -> String {
+    let shown: Vec<&str> = names
+        .iter()
+        .take(NAMED_IN_LOGS)
+        .map(AsRef::as_ref)
+        .collect();
+    match names.len().saturating_sub(NAMED_IN_LOGS) {
+        0 => shown.join(", "),
+        more => format!("{} and {more} more", shown.join(", ")),
     }
 }
 
@@ -322,5 +464,56 @@ pub fn hint(error: &PollError) -> &'static str {
         Reason::TooLarge => {
             "the answer exceeded max_response_bytes or max_remotes; check the URL, or raise them"
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(id: &str, name: &str, publish_address: &str) -> DiscoveredNode {
+        DiscoveredNode {
+            id: id.to_owned(),
+            name: name.to_owned(),
+            publish_address: publish_address.to_owned(),
+            address: Some(publish_address.to_owned()).filter(|a| !a.ends_with(":99999")),
+        }
+    }
+
+    #[test]
+    fn node_labels_are_names_made_unique_the_same_way_in_any_order() {
+        let nodes = vec![
+            node("z9", "dup", "10.0.0.2:9200"),
+            node("a1", "es-b-1", "10.0.0.1:9200"),
+            node("c3", "dup", "10.0.0.3:9200"),
+            node("d4", "twin", "10.0.0.4:9200"),
+            node("b2", "twin", "10.0.0.4:9200"),
+            node("e5", "dup (10.0.0.3:9200)", "10.0.0.5:9200"),
+            node("f6", "odd", "127.0.0.1:99999"),
+            node("g7", "odd", "10.0.0.7:9200"),
+        ];
+        let labels = |nodes: Vec<DiscoveredNode>| -> Vec<(String, String)> {
+            labelled(nodes)
+                .into_iter()
+                .map(|(label, node)| (label, node.id))
+                .collect()
+        };
+        let expected: Vec<(String, String)> = [
+            ("dup (10.0.0.2:9200)", "z9"),
+            ("dup (10.0.0.3:9200)", "c3"),
+            ("dup (10.0.0.3:9200) #2", "e5"),
+            ("es-b-1", "a1"),
+            ("odd (10.0.0.7:9200)", "g7"),
+            ("odd (127.0.0.1:99999)", "f6"),
+            ("twin (10.0.0.4:9200, b2)", "b2"),
+            ("twin (10.0.0.4:9200, d4)", "d4"),
+        ]
+        .into_iter()
+        .map(|(label, id)| (label.to_owned(), id.to_owned()))
+        .collect();
+        assert_eq!(labels(nodes.clone()), expected);
+        let mut reversed = nodes;
+        reversed.reverse();
+        assert_eq!(labels(reversed), expected);
     }
 }

@@ -82,15 +82,20 @@ pub struct RemoteHistory {
 pub struct NodeRound {
     /// Why discovery failed; the nodes are then empty and verdicts use the configured URL.
     pub discovery: Option<PollError>,
+    /// Every discovered node, sorted by label, whether it answered or not.
     pub nodes: Vec<NodeAnswer>,
 }
 
 /// One node's answer.
 #[derive(Clone, Debug)]
 pub struct NodeAnswer {
-    /// The `node` label: the node's name.
+    /// The `node` label: the node's name, or `name (host:port)` when several discovered nodes
+    /// share the name (Elasticsearch does not require names to be unique). Unique in a round.
+    pub label: String,
+    /// The name the node reports.
     pub name: String,
-    /// `host:port` of its HTTP publish address.
+    /// `host:port` of its HTTP publish address, or the publish address as published when it
+    /// is not a usable `host:port`.
     pub address: String,
     pub outcome: Result<Arc<RemoteInfo>, PollError>,
 }

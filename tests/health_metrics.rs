@@ -461,6 +461,7 @@ fn fifty_thousand_remotes_are_judged_and_rendered_across_two_polls() {
     };
     let round = |n: usize, info: Arc<RemoteInfo>| {
         let node = |name: &str| NodeAnswer {
+            label: name.to_owned(),
             name: name.to_owned(),
             address: format!("127.0.0.1:920{}", &name[1..]),
             outcome: Ok(info.clone()),

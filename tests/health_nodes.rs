@@ -171,14 +171,15 @@ async fn a_node_that_stops_answering_is_reported_but_not_fatal() {
     let nodes = &body["clusters"][0]["nodes"];
     assert_eq!(
         nodes[0],
-        json!({"name": "es-b-1", "address": a1, "error": null})
+        json!({"name": "es-b-1", "node": "es-b-1", "address": a1, "error": null})
     );
     assert_eq!(nodes[2]["name"], "es-b-3");
     assert_eq!(nodes[2]["address"], gone.as_str());
     assert_eq!(nodes[2]["error"]["reason"], "connect");
-    let warnings = exporter.events("node poll failing");
+    let warnings = exporter.events("node polls failing");
     assert_eq!(warnings.len(), 1, "{warnings:?}");
-    assert_eq!(warnings[0]["node"], "es-b-3");
+    assert_eq!(warnings[0]["count"], 1);
+    assert_eq!(warnings[0]["nodes"], "es-b-3 (connect)");
     let text = exporter.metrics().await;
     assert!(!text.contains(r#"node="es-b-3""#), "{text}");
 }
