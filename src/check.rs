@@ -64,8 +64,9 @@ fn complain(message: std::fmt::Arguments<'_>) {
     let _ = writeln!(std::io::stderr(), "es-remote-exporter check: {message}");
 }
 
-/// One row per remote; a cluster row (remote `-`) when a cluster has no remote to show or
-/// could not be polled, so that its reason is printed. Then the overall verdict.
+/// One row per remote; a cluster row (remote `-`) when a cluster has no remote to show, could
+/// not be polled, or is worse than its remotes (a node that could not be polled), so that its
+/// reason is printed. Then the overall verdict.
 pub fn table(report: &Report) -> String {
     let mut rows: Vec<[String; 6]> = vec![[
         "CLUSTER".into(),
@@ -77,7 +78,15 @@ pub fn table(report: &Report) -> String {
     ]];
     let dash = || "-".to_owned();
     for cluster in &report.clusters {
-        if cluster.remotes.is_empty() || cluster.error.is_some() || cluster.polled_at.is_none() {
+        let remotes_state = cluster
+            .remotes
+            .iter()
+            .fold(Verdict::Ok, |worst, remote| worst.worst(remote.state));
+        if cluster.remotes.is_empty()
+            || cluster.error.is_some()
+            || cluster.polled_at.is_none()
+            || cluster.state != remotes_state
+        {
             rows.push([
                 cluster.name.clone(),
                 dash(),

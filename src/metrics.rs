@@ -7,7 +7,7 @@ use prometheus::core::{Collector, Desc};
 use prometheus::proto::{Counter, Gauge, LabelPair, Metric, MetricFamily, MetricType};
 use prometheus::{Encoder, Registry, TextEncoder};
 
-use crate::health::Verdict;
+use crate::health::{Basis, Verdict};
 use crate::reload::ReloadStatus;
 use crate::remote_info::{Mode, Remote};
 use crate::snapshot::{ClusterSnapshot, Reason, State};
@@ -135,12 +135,12 @@ const INFO: Spec = gauge(
 );
 
 // Health checker, for every cluster: `configured`, `health`, `disconnects_total` and
-// `last_connected_timestamp_seconds` for every remote judged; `node_connected` and `reachable`
-// only with `nodes: all` and `probe`.
+// `last_connected_timestamp_seconds` for every remote judged; `node_connected`, `node_up` and
+// `reachable` only with `nodes: all` and `probe`.
 const CONFIGURED: Spec = gauge(
     "es_remote_configured",
-    "1 if the remote is in the last successful _remote/info answer, 0 if it is expected \
-     (expected_remotes) but missing.",
+    "1 if the remote is in the last _remote/info answers judged (with nodes: all, on at least \
+     one node), 0 if it is expected (expected_remotes) but missing.",
     REMOTE,
 );
 const HEALTH: Spec = gauge(
@@ -166,6 +166,12 @@ const NODE_CONNECTED: Spec = gauge(
     "With nodes: all: 1 if that node held a connection to the remote at the last poll, 0 if not \
      or if the remote is not configured on that node.",
     &["cluster", "remote_cluster", "node"],
+);
+const NODE_UP: Spec = gauge(
+    "es_remote_node_up",
+    "With nodes: all: 1 if that discovered node answered _remote/info with HTTP 200 and a JSON \
+     object at the last poll, else 0 (unreachable, failing, or no usable publish address).",
+    &["cluster", "node"],
 );
 const REACHABLE: Spec = gauge(
     "es_remote_reachable",
@@ -193,7 +199,7 @@ const RELOAD_SUCCESS_TIME: Spec = gauge(
     &[],
 );
 
-const SPECS: [&Spec; 23] = [
+const SPECS: [&Spec; 24] = [
     &UP,
     &DURATION,
     &POLLS,
@@ -215,6 +221,7 @@ const SPECS: [&Spec; 23] = [
     &DISCONNECTS,
     &LAST_CONNECTED,
     &NODE_CONNECTED,
+    &NODE_UP,
     &REACHABLE,
     &BUILD_INFO,
 ];
@@ -398,18 +405,29 @@ impl Families {
     fn health(&mut self, snapshot: &ClusterSnapshot) {
         let cluster = snapshot.name.as_str();
         let up = snapshot.remote_info().is_some();
-        // After a failed poll the health holds only the expected remotes, as unknown: the one
-        // exception to "no per-remote series while the cluster cannot be polled".
+        let judged = snapshot.health.basis != Basis::Nothing;
+        // With no answer to judge the health holds only the expected remotes, as unknown: the
+        // one exception to "no per-remote series while the cluster cannot be polled". Judged
+        // from the nodes, the remotes have verdicts even when the configured URL failed.
         for remote in &snapshot.health.remotes {
             for state in Verdict::ALL {
                 let value = f64::from(u8::from(remote.state == state));
                 self.add(&HEALTH, &[cluster, &remote.alias, state.as_str()], value);
             }
-            if up {
+            if judged {
                 let present = f64::from(u8::from(remote.present));
                 self.add(&CONFIGURED, &[cluster, &remote.alias], present);
             }
+            for (node, connected) in &remote.nodes {
+                let value = f64::from(u8::from(*connected));
+                self.add(&NODE_CONNECTED, &[cluster, &remote.alias, node], value);
+            }
         }
+        for node in snapshot.nodes.iter().flat_map(|round| &round.nodes) {
+            let value = f64::from(u8::from(node.outcome.is_ok()));
+            self.add(&NODE_UP, &[cluster, &node.label], value);
+        }
+        // The history follows the configured URL's answers, like the core per-remote gauges.
         if !up {
             return;
         }
@@ -418,12 +436,6 @@ impl Families {
             self.add(&DISCONNECTS, &labels, history.disconnects as f64);
             let last = history.last_connected.map_or(0.0, unix_seconds);
             self.add(&LAST_CONNECTED, &labels, last);
-        }
-        for remote in &snapshot.health.remotes {
-            for (node, connected) in &remote.nodes {
-                let value = f64::from(u8::from(*connected));
-                self.add(&NODE_CONNECTED, &[cluster, &remote.alias, node], value);
-            }
         }
         for (alias, reachable) in snapshot.reachable.iter().flatten() {
             self.add(

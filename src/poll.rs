@@ -120,13 +120,19 @@ impl Poller {
             self.client.remote_info().await
         }
         .await;
-        // The nodes and the probe are asked only when the configured URL answered: otherwise
-        // the cluster is unknown whatever they say.
+        // The nodes are asked when the configured URL answered, and when it answered 400: the
+        // node behind it lacks the `remote_cluster_client` role (Elasticsearch 7.11+), typical
+        // behind a load balancer, and the nodes that hold the role can still tell. After any
+        // other failure the cluster is unknown whatever they say. The probe needs a 200.
         let mut seen = Observations::default();
+        let nodes_can_tell = match &outcome {
+            Ok(_) => true,
+            Err(error) => error.reason == Reason::BadRequest,
+        };
+        if self.nodes == Nodes::All && nodes_can_tell {
+            seen.nodes = Some(self.poll_nodes(&name).await);
+        }
         if outcome.is_ok() {
-            if self.nodes == Nodes::All {
-                seen.nodes = Some(self.poll_nodes(&name).await);
-            }
             self.run_probe(&name, root, &mut seen).await;
         }
         let poll = LastPoll {

@@ -80,7 +80,7 @@ pub struct RemoteHistory {
 /// With `nodes: all`: the nodes found by discovery and each one's own `_remote/info` answer.
 #[derive(Clone, Debug, Default)]
 pub struct NodeRound {
-    /// Why discovery failed; the nodes are then empty and verdicts use the configured URL.
+    /// Why discovery failed; the nodes are then empty and cannot help judge the remotes.
     pub discovery: Option<PollError>,
     /// Every discovered node, sorted by label, whether it answered or not.
     pub nodes: Vec<NodeAnswer>,
@@ -254,7 +254,7 @@ impl ClusterSnapshot {
         let round = Round {
             at: poll.finished,
             outcome: poll.outcome.as_ref().map(|info| &**info),
-            nodes: seen.nodes.as_ref().map(|round| round.nodes.as_slice()),
+            nodes: seen.nodes.as_ref(),
         };
         next.health = ClusterHealth::judge(&self.expect, round, &self.health);
         next.nodes = seen.nodes;
@@ -274,7 +274,7 @@ impl ClusterSnapshot {
                 let round = Round {
                     at: poll.finished,
                     outcome: poll.outcome.as_ref().map(|info| &**info),
-                    nodes: self.nodes.as_ref().map(|round| round.nodes.as_slice()),
+                    nodes: self.nodes.as_ref(),
                 };
                 ClusterHealth::judge(&expect, round, &self.health)
             }

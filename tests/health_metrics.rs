@@ -537,6 +537,513 @@ fn fifty_thousand_remotes_are_judged_and_rendered_across_two_polls() {
     assert_eq!(count_lines("es_remote_disconnects_total{", " 0"), 45_000);
     assert_eq!(count_lines("es_remote_node_connected{", " 1"), 90_000);
     assert_eq!(count_lines("es_remote_node_connected{", " 0"), 10_000);
+    assert_eq!(count_lines("es_remote_node_up{", " 1"), 2);
+}
+
+// === nodes: all ===
+
+/// A sniff remote as one node answers it: `open` of 3 gateway nodes.
+fn sniff(alias: &str, open: u64, skip_unavailable: bool) -> String {
+    format!(
+        r#""{alias}":{{"connected":{},"mode":"sniff","seeds":["10.0.0.21:9300"],"num_nodes_connected":{open},"max_connections_per_cluster":3,"initial_connect_timeout":"30s","skip_unavailable":{skip_unavailable}}}"#,
+        open > 0
+    )
+}
+
+fn answer_of(remotes: &[String]) -> String {
+    format!("{{{}}}", remotes.join(","))
+}
+
+/// One node's outcome in a round, its label being its name.
+fn node(
+    label: &str,
+    outcome: Result<RemoteInfo, PollError>,
+) -> es_remote_exporter::snapshot::NodeAnswer {
+    es_remote_exporter::snapshot::NodeAnswer {
+        label: label.to_owned(),
+        name: label.to_owned(),
+        address: format!("10.0.0.{}:9200", label.len()),
+        outcome: outcome.map(Arc::new),
+    }
+}
+
+/// One cluster `local` after one round: the configured URL's outcome, then discovery and the
+/// nodes' own answers.
+fn round(
+    expect: Expectations,
+    url: Result<RemoteInfo, PollError>,
+    discovery: Option<PollError>,
+    nodes: Vec<es_remote_exporter::snapshot::NodeAnswer>,
+) -> Arc<State> {
+    use es_remote_exporter::snapshot::{NodeRound, Observations};
+    let state = Arc::new(State::expecting([("local".to_owned(), expect)]));
+    let poll = LastPoll {
+        finished: at(0),
+        duration: Duration::from_millis(125),
+        outcome: url.map(Arc::new),
+    };
+    let seen = Observations {
+        nodes: Some(NodeRound { discovery, nodes }),
+        ..Observations::default()
+    };
+    state.set(0, state.get(0).after_round(poll, seen));
+    state
+}
+
+fn three_nodes(body: &str) -> Vec<es_remote_exporter::snapshot::NodeAnswer> {
+    ["es-b-1", "es-b-2", "es-b-3"]
+        .into_iter()
+        .map(|label| node(label, ok(body)))
+        .collect()
+}
+
+fn bad_request() -> PollError {
+    PollError::new(
+        Reason::BadRequest,
+        "HTTP 400 Bad Request (illegal_argument_exception)",
+    )
+}
+
+/// Sample lines of the given families, sorted.
+fn lines_named<'a>(text: &'a str, names: &[&str]) -> Vec<&'a str> {
+    let mut lines: Vec<&str> = text
+        .lines()
+        .filter(|l| names.iter().any(|name| l.starts_with(&format!("{name}{{"))))
+        .collect();
+    lines.sort_unstable();
+    lines
+}
+
+#[test]
+fn with_nodes_all_an_empty_url_answer_leaves_the_verdicts_to_the_nodes() {
+    // The configured URL's node lacks the role (OpenSearch, Elasticsearch before 7.11).
+    let body = answer_of(&[sniff("follower", 3, false), sniff("leader", 3, false)]);
+    let state = round(
+        expect(&[
+            ("leader", Some(2), None, Some(false)),
+            ("follower", None, None, None),
+        ]),
+        ok("{}"),
+        None,
+        three_nodes(&body),
+    );
+    assert_eq!(
+        verdicts(&state),
+        [
+            (
+                "follower".into(),
+                Verdict::Ok,
+                "connected on 3 of 3 nodes (3/3 gateway nodes each)".into()
+            ),
+            (
+                "leader".into(),
+                Verdict::Ok,
+                "connected on 3 of 3 nodes (3/3 gateway nodes each)".into()
+            ),
+        ]
+    );
+    assert_eq!(state.get(0).health.state, Verdict::Ok);
+    assert_eq!(state.get(0).health.why, "2 remotes ok");
+    let text = support::render_collector(state);
+    // The core gauges stay the configured URL's: it answered `{}`.
+    assert_eq!(
+        lines_named(
+            &text,
+            &["es_remote_up", "es_remote_clusters", "es_remote_connected"]
+        ),
+        [
+            r#"es_remote_clusters{cluster="local"} 0"#,
+            r#"es_remote_up{cluster="local"} 1"#,
+        ]
+    );
+    assert_eq!(
+        lines_named(
+            &text,
+            &[
+                "es_remote_configured",
+                "es_remote_node_connected",
+                "es_remote_node_up"
+            ]
+        ),
+        [
+            r#"es_remote_configured{cluster="local",remote_cluster="follower"} 1"#,
+            r#"es_remote_configured{cluster="local",remote_cluster="leader"} 1"#,
+            r#"es_remote_node_connected{cluster="local",remote_cluster="follower",node="es-b-1"} 1"#,
+            r#"es_remote_node_connected{cluster="local",remote_cluster="follower",node="es-b-2"} 1"#,
+            r#"es_remote_node_connected{cluster="local",remote_cluster="follower",node="es-b-3"} 1"#,
+            r#"es_remote_node_connected{cluster="local",remote_cluster="leader",node="es-b-1"} 1"#,
+            r#"es_remote_node_connected{cluster="local",remote_cluster="leader",node="es-b-2"} 1"#,
+            r#"es_remote_node_connected{cluster="local",remote_cluster="leader",node="es-b-3"} 1"#,
+            r#"es_remote_node_up{cluster="local",node="es-b-1"} 1"#,
+            r#"es_remote_node_up{cluster="local",node="es-b-2"} 1"#,
+            r#"es_remote_node_up{cluster="local",node="es-b-3"} 1"#,
+        ]
+    );
+}
+
+#[test]
+fn a_url_answering_400_is_judged_from_the_nodes_and_says_so() {
+    let body = answer_of(&[sniff("leader", 2, false)]);
+    let state = round(
+        expect(&[("leader", Some(2), None, None)]),
+        Err(bad_request()),
+        None,
+        three_nodes(&body),
+    );
+    let report = serde_json::to_value(Report::new(&state.snapshots())).unwrap();
+    assert_eq!(
+        report,
+        serde_json::json!({
+            "state": "ok",
+            "clusters": [{
+                "name": "local",
+                "state": "ok",
+                "why": "1 remote ok",
+                "since": "2023-11-14T22:13:20Z",
+                "polled_at": "2023-11-14T22:13:20Z",
+                "error": {
+                    "reason": "bad_request",
+                    "detail": "HTTP 400 Bad Request (illegal_argument_exception)"
+                },
+                "nodes": [
+                    {"name": "es-b-1", "node": "es-b-1", "address": "10.0.0.6:9200", "error": null},
+                    {"name": "es-b-2", "node": "es-b-2", "address": "10.0.0.6:9200", "error": null},
+                    {"name": "es-b-3", "node": "es-b-3", "address": "10.0.0.6:9200", "error": null}
+                ],
+                "notes": [
+                    "the configured URL failed (bad_request: HTTP 400 Bad Request \
+                     (illegal_argument_exception)), so the verdicts come from the nodes' own answers"
+                ],
+                "remotes": [{
+                    "name": "leader",
+                    "state": "ok",
+                    "why": "connected on 3 of 3 nodes (2/3 gateway nodes each)",
+                    "since": "2023-11-14T22:13:20Z",
+                    "expected": true,
+                    "mode": "sniff",
+                    "connections": "2/3",
+                    "nodes": {"es-b-1": true, "es-b-2": true, "es-b-3": true}
+                }]
+            }]
+        })
+    );
+    let text = support::render_collector(state);
+    // es_remote_up and the per-remote gauges follow the configured URL, which failed.
+    assert_eq!(
+        lines_named(
+            &text,
+            &[
+                "es_remote_up",
+                "es_remote_connected",
+                "es_remote_configured",
+                "es_remote_disconnects_total",
+                "es_remote_node_connected",
+            ]
+        ),
+        [
+            r#"es_remote_configured{cluster="local",remote_cluster="leader"} 1"#,
+            r#"es_remote_node_connected{cluster="local",remote_cluster="leader",node="es-b-1"} 1"#,
+            r#"es_remote_node_connected{cluster="local",remote_cluster="leader",node="es-b-2"} 1"#,
+            r#"es_remote_node_connected{cluster="local",remote_cluster="leader",node="es-b-3"} 1"#,
+            r#"es_remote_up{cluster="local"} 0"#,
+        ]
+    );
+}
+
+#[test]
+fn a_url_answering_400_with_no_node_answering_stays_unknown() {
+    let timeout = || Err(PollError::new(Reason::Timeout, "operation timed out"));
+    let state = round(
+        expect(&[("leader", None, None, None)]),
+        Err(bad_request()),
+        None,
+        vec![node("es-b-1", timeout()), node("es-b-2", timeout())],
+    );
+    let health = &state.get(0).health;
+    assert_eq!(health.state, Verdict::Unknown);
+    assert_eq!(
+        health.why,
+        "poll failed: bad_request: HTTP 400 Bad Request (illegal_argument_exception); \
+         nodes es-b-1, es-b-2 could not be polled"
+    );
+    assert_eq!(
+        verdicts(&state),
+        [(
+            "leader".into(),
+            Verdict::Unknown,
+            "the cluster could not be polled (bad_request)".into()
+        )]
+    );
+}
+
+#[test]
+fn an_alias_on_one_node_only_is_judged_and_names_the_other_nodes() {
+    let nodes = vec![
+        node("es-b-1", ok(&answer_of(&[sniff("leader", 3, false)]))),
+        node("es-b-2", ok(&answer_of(&[sniff("leader", 3, false)]))),
+        node(
+            "es-b-3",
+            ok(&answer_of(&[
+                sniff("leader", 3, false),
+                sniff("newcomer", 1, false),
+            ])),
+        ),
+    ];
+    let state = round(
+        expect(&[]),
+        ok(&answer_of(&[sniff("leader", 3, false)])),
+        None,
+        nodes,
+    );
+    assert_eq!(
+        verdicts(&state),
+        [
+            (
+                "leader".into(),
+                Verdict::Ok,
+                "connected on 3 of 3 nodes (3/3 gateway nodes each)".into()
+            ),
+            (
+                "newcomer".into(),
+                Verdict::Degraded,
+                "not configured on nodes es-b-1, es-b-2 (connected on 1 of 3)".into()
+            ),
+        ]
+    );
+    let text = support::render_collector(state);
+    assert_eq!(
+        lines_named(&text, &["es_remote_configured", "es_remote_node_connected"])
+            .into_iter()
+            .filter(|l| l.contains("newcomer"))
+            .collect::<Vec<_>>(),
+        [
+            r#"es_remote_configured{cluster="local",remote_cluster="newcomer"} 1"#,
+            r#"es_remote_node_connected{cluster="local",remote_cluster="newcomer",node="es-b-1"} 0"#,
+            r#"es_remote_node_connected{cluster="local",remote_cluster="newcomer",node="es-b-2"} 0"#,
+            r#"es_remote_node_connected{cluster="local",remote_cluster="newcomer",node="es-b-3"} 1"#,
+        ]
+    );
+    // The core gauges know only what the configured URL answered.
+    assert!(!text.contains(r#"es_remote_connected{cluster="local",remote_cluster="newcomer"}"#));
+}
+
+#[test]
+fn each_node_is_held_to_the_minimums_and_skip_unavailable_it_reports() {
+    let nodes = vec![
+        node("es-b-1", ok(&answer_of(&[sniff("leader", 3, false)]))),
+        node("es-b-2", ok(&answer_of(&[sniff("leader", 2, false)]))),
+        node("es-b-3", ok(&answer_of(&[sniff("leader", 1, true)]))),
+    ];
+    let state = round(
+        expect(&[("leader", Some(2), None, Some(false))]),
+        ok(&answer_of(&[sniff("leader", 3, false)])),
+        None,
+        nodes,
+    );
+    assert_eq!(
+        verdicts(&state),
+        [(
+            "leader".into(),
+            Verdict::Degraded,
+            "fewer gateway nodes than min_nodes 2 on node es-b-3 (1/3); \
+             skip_unavailable is true on node es-b-3, expected false"
+                .into()
+        )]
+    );
+    let health = &state.get(0).health;
+    assert_eq!(health.remotes[0].connections.as_deref(), Some("1/3"));
+    assert_eq!(health.why, "1 degraded of 1 remote");
+
+    // Several nodes short of it are named together, each with its own count.
+    let nodes = vec![
+        node("es-b-1", ok(&answer_of(&[sniff("leader", 1, false)]))),
+        node("es-b-2", ok(&answer_of(&[sniff("leader", 1, false)]))),
+        node("es-b-3", ok(&answer_of(&[sniff("leader", 2, false)]))),
+    ];
+    let state = round(
+        expect(&[("leader", Some(3), None, None)]),
+        ok("{}"),
+        None,
+        nodes,
+    );
+    assert_eq!(
+        verdicts(&state)[0].2,
+        "fewer gateway nodes than min_nodes 3 on nodes es-b-1 (1/3), es-b-2 (1/3), es-b-3 (2/3)"
+    );
+}
+
+#[test]
+fn a_url_seeing_the_remote_disconnected_does_not_outvote_the_nodes() {
+    let state = round(
+        expect(&[("leader", Some(2), None, None)]),
+        ok(&answer_of(&[sniff("leader", 0, false)])),
+        None,
+        three_nodes(&answer_of(&[sniff("leader", 3, false)])),
+    );
+    assert_eq!(
+        verdicts(&state),
+        [(
+            "leader".into(),
+            Verdict::Ok,
+            "connected on 3 of 3 nodes (3/3 gateway nodes each)".into()
+        )]
+    );
+    let text = support::render_collector(state);
+    assert!(
+        text.contains("\nes_remote_connected{cluster=\"local\",remote_cluster=\"leader\"} 0\n")
+    );
+    assert!(
+        text.contains(
+            "\nes_remote_nodes_connected{cluster=\"local\",remote_cluster=\"leader\"} 0\n"
+        )
+    );
+}
+
+#[test]
+fn an_expected_alias_on_no_node_is_down_and_disconnected_on_every_node_is_down() {
+    let state = round(
+        expect(&[("leader", None, None, None), ("gone", None, None, None)]),
+        ok("{}"),
+        None,
+        three_nodes(&answer_of(&[sniff("leader", 0, false)])),
+    );
+    assert_eq!(
+        verdicts(&state),
+        [
+            (
+                "gone".into(),
+                Verdict::Down,
+                "expected, but in no node's _remote/info answer".into()
+            ),
+            (
+                "leader".into(),
+                Verdict::Down,
+                "not connected on nodes es-b-1, es-b-2, es-b-3 (connected on 0 of 3)".into()
+            ),
+        ]
+    );
+    let text = support::render_collector(state);
+    assert_eq!(
+        lines_named(&text, &["es_remote_configured"]),
+        [
+            r#"es_remote_configured{cluster="local",remote_cluster="gone"} 0"#,
+            r#"es_remote_configured{cluster="local",remote_cluster="leader"} 1"#,
+        ]
+    );
+}
+
+#[test]
+fn a_node_that_could_not_be_polled_makes_the_cluster_degraded_not_its_remotes() {
+    let body = answer_of(&[sniff("leader", 3, false)]);
+    let nodes = vec![
+        node("es-b-1", ok(&body)),
+        node("es-b-2", ok(&body)),
+        node(
+            "es-b-3",
+            Err(PollError::new(Reason::Connect, "connection refused")),
+        ),
+    ];
+    let state = round(
+        expect(&[("leader", None, None, None)]),
+        ok(&body),
+        None,
+        nodes,
+    );
+    assert_eq!(
+        verdicts(&state),
+        [(
+            "leader".into(),
+            Verdict::Ok,
+            "connected on 2 of 2 nodes (3/3 gateway nodes each)".into()
+        )]
+    );
+    let health = &state.get(0).health;
+    assert_eq!(health.state, Verdict::Degraded);
+    assert_eq!(health.why, "1 remote ok; node es-b-3 could not be polled");
+    let report = Report::new(&state.snapshots());
+    assert_eq!(report.state, Verdict::Degraded);
+    assert_eq!(
+        report.clusters[0].notes,
+        ["node es-b-3 could not be polled: connect: connection refused"]
+    );
+    let text = support::render_collector(state);
+    assert_eq!(
+        lines_named(&text, &["es_remote_node_up"]),
+        [
+            r#"es_remote_node_up{cluster="local",node="es-b-1"} 1"#,
+            r#"es_remote_node_up{cluster="local",node="es-b-2"} 1"#,
+            r#"es_remote_node_up{cluster="local",node="es-b-3"} 0"#,
+        ]
+    );
+    assert!(text.contains(
+        "es_remote_health{cluster=\"local\",remote_cluster=\"leader\",state=\"ok\"} 1\n"
+    ));
+
+    // A failed discovery: judged from the configured URL, and degraded.
+    let state = round(
+        expect(&[("leader", None, None, None)]),
+        ok(&body),
+        Some(PollError::new(Reason::Forbidden, "HTTP 403 Forbidden")),
+        vec![],
+    );
+    let health = &state.get(0).health;
+    assert_eq!(health.state, Verdict::Degraded);
+    assert_eq!(health.why, "1 remote ok; node discovery failed (forbidden)");
+    assert_eq!(
+        verdicts(&state),
+        [(
+            "leader".into(),
+            Verdict::Ok,
+            "connected (3/3 gateway nodes)".into()
+        )]
+    );
+    assert_eq!(
+        Report::new(&state.snapshots()).clusters[0].notes,
+        [
+            "no node answered, so the verdicts come from the configured URL's answer alone",
+            "node discovery failed: forbidden: HTTP 403 Forbidden",
+        ]
+    );
+    // A down remote stays down: a node problem only raises a better cluster verdict.
+    let state = round(
+        expect(&[]),
+        ok(SNIFF_DOWN),
+        Some(PollError::new(Reason::Timeout, "operation timed out")),
+        vec![],
+    );
+    assert_eq!(state.get(0).health.state, Verdict::Down);
+}
+
+#[test]
+fn many_failed_nodes_are_counted_after_the_first_few() {
+    let nodes: Vec<_> = (0..40)
+        .map(|n| {
+            node(
+                &format!("n{n:02}"),
+                Err(PollError::new(Reason::Timeout, "operation timed out")),
+            )
+        })
+        .collect();
+    let state = round(expect(&[]), ok(SNIFF_2_OF_3), None, nodes);
+    assert_eq!(
+        state.get(0).health.why,
+        "1 remote ok; nodes n00, n01, n02, n03, n04, n05, n06, n07, n08, n09 and 30 more could \
+         not be polled"
+    );
+    let notes = &Report::new(&state.snapshots()).clusters[0].notes;
+    assert_eq!(notes.len(), 7);
+    assert_eq!(
+        notes[0],
+        "no node answered, so the verdicts come from the configured URL's answer alone"
+    );
+    assert_eq!(
+        notes[1],
+        "node n00 could not be polled: timeout: operation timed out"
+    );
+    assert_eq!(
+        notes[6],
+        "35 more nodes could not be polled; each node's error is in nodes"
+    );
 }
 
 #[test]

@@ -213,7 +213,7 @@ fn a_successful_poll_renders_every_cluster_series_exactly() {
     let expected = r#"# HELP es_remote_clusters Remote clusters in the last successful _remote/info response.
 # TYPE es_remote_clusters gauge
 es_remote_clusters{cluster="local"} 2
-# HELP es_remote_configured 1 if the remote is in the last successful _remote/info answer, 0 if it is expected (expected_remotes) but missing.
+# HELP es_remote_configured 1 if the remote is in the last _remote/info answers judged (with nodes: all, on at least one node), 0 if it is expected (expected_remotes) but missing.
 # TYPE es_remote_configured gauge
 es_remote_configured{cluster="local",remote_cluster="es-a"} 1
 es_remote_configured{cluster="local",remote_cluster="es-b"} 1
