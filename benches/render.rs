@@ -1,11 +1,15 @@
 //! How much the exporter's own work costs against the prometheus crate doing the same job.
 //!
-//! `cargo bench --bench render` prints two ratios, each against a baseline measured in the same
-//! run, on the same data:
+//! `cargo bench --bench render` prints three ratios, each against a baseline measured in the
+//! same run:
 //! - rendering `/metrics` from snapshots through the custom collector, against the same
 //!   samples held in the crate's own `GaugeVec`s and rendered by the same encoder;
 //! - parsing a `_remote/info` answer into the typed model, against parsing it into an untyped
-//!   `serde_json::Value`.
+//!   `serde_json::Value`;
+//! - judging one poll of 50,000 remotes seen by the configured URL and two nodes, against
+//!   judging 5,000 remotes ten times: the ratio stays near 1 while the cost grows linearly
+//!   with the number of remotes, and nears 10 if it grew with the square. No test may time
+//!   anything, so this is where a lookup by linear scan in the judge would show.
 //!
 //! Run without `--bench` (as `cargo test --all-targets` does) it makes one pass of each, so
 //! the code stays compiled and working.
@@ -14,9 +18,13 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use es_remote_exporter::config::ExpectedRemote;
+use es_remote_exporter::health::Expectations;
 use es_remote_exporter::metrics::StateCollector;
 use es_remote_exporter::remote_info::RemoteInfo;
-use es_remote_exporter::snapshot::{LastPoll, State};
+use es_remote_exporter::snapshot::{
+    ClusterSnapshot, LastPoll, NodeAnswer, NodeRound, Observations, State,
+};
 use prometheus::{Encoder, GaugeVec, Opts, Registry, TextEncoder};
 
 const CLUSTERS: usize = 10;
@@ -45,6 +53,18 @@ fn main() {
         || RemoteInfo::from_slice(&body).unwrap(),
         || serde_json::from_slice::<serde_json::Value>(&body).unwrap(),
     );
+    let small = JudgeCase::new(JUDGED / 10);
+    let large = JudgeCase::new(JUDGED);
+    let judge_rounds = if measure { 10 } else { 1 };
+    let (judge_large, judge_small) = compare(
+        judge_rounds,
+        || large.judge(),
+        || {
+            for _ in 0..10 {
+                black_box(small.judge());
+            }
+        },
+    );
     if measure {
         let samples = text.lines().filter(|l| !l.starts_with('#')).count();
         println!(
@@ -66,6 +86,71 @@ fn main() {
             "typed model",
             "serde_json::Value baseline",
         );
+        println!("judge a poll, URL and 2 nodes, half the remotes expected:");
+        report(
+            judge_large,
+            judge_small,
+            &format!("{JUDGED} remotes once"),
+            &format!("{} remotes ten times", JUDGED / 10),
+        );
+    }
+}
+
+/// The remotes of the largest judging case.
+const JUDGED: usize = 50_000;
+
+/// One cluster after a first poll, and the second poll to judge against it.
+struct JudgeCase {
+    snapshot: ClusterSnapshot,
+    poll: LastPoll,
+    seen: Observations,
+}
+
+impl JudgeCase {
+    fn new(remotes: usize) -> Self {
+        let body = remote_info_body(remotes);
+        let info = Arc::new(RemoteInfo::from_slice(&body).unwrap());
+        let expect = Expectations {
+            remotes: (0..remotes)
+                .step_by(2)
+                .map(|n| ExpectedRemote {
+                    name: format!("es-{n}"),
+                    min_nodes: Some(2),
+                    min_sockets: None,
+                    skip_unavailable: Some(false),
+                })
+                .collect(),
+        };
+        let node = |n: usize| NodeAnswer {
+            label: format!("es-b-{n}"),
+            name: format!("es-b-{n}"),
+            address: format!("10.0.0.{n}:9200"),
+            outcome: Ok(info.clone()),
+        };
+        let seen = Observations {
+            nodes: Some(NodeRound {
+                discovery: None,
+                nodes: vec![node(1), node(2)],
+            }),
+            ..Observations::default()
+        };
+        let poll = LastPoll {
+            finished: SystemTime::now(),
+            duration: Duration::from_millis(12),
+            outcome: Ok(info.clone()),
+        };
+        let snapshot =
+            ClusterSnapshot::expecting("local", expect).after_round(poll.clone(), seen.clone());
+        Self {
+            snapshot,
+            poll,
+            seen,
+        }
+    }
+
+    fn judge(&self) -> ClusterSnapshot {
+        self.snapshot
+            .after_round(self.poll.clone(), self.seen.clone())
     }
 }
 
