@@ -4,6 +4,7 @@
 
 mod support;
 
+use std::future::IntoFuture;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -745,23 +746,27 @@ async fn sixteen_node_requests_at_most_are_in_flight_and_the_round_ends_with_the
 
 /// With one socket per node kept open (no limit in flight, or idle connections pooled across
 /// the round), 600 nodes would need far more than 256 file descriptors. Each node has its own
-/// loopback address, 127.0.x.y, as a pool keeps a connection per host: one fake node listening
-/// on every interface (it keeps connections alive, as Elasticsearch does) answers them all.
+/// port on 127.0.0.1, as a pool keeps connections per host and port; the fake nodes keep
+/// connections alive, as Elasticsearch does.
 #[tokio::test(flavor = "multi_thread")]
 async fn six_hundred_nodes_are_polled_within_256_file_descriptors() {
-    let listener = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let shared = MockServer::builder().listener(listener).start().await;
-    serve(&shared, "/_remote/info", json_body(CONNECTED)).await;
+    let node = axum::Router::new().route(
+        "/_remote/info",
+        axum::routing::get(|| async {
+            (
+                [(axum::http::header::CONTENT_TYPE, "application/json")],
+                CONNECTED,
+            )
+        }),
+    );
     let names: Vec<String> = (0..600).map(|n| format!("n{n:03}")).collect();
-    let nodes: Vec<(&str, &[&str], String)> = names
-        .iter()
-        .enumerate()
-        .map(|(n, name)| {
-            let address = format!("127.0.{}.{}:{port}", n / 200, n % 200 + 1);
-            (name.as_str(), CCS, address)
-        })
-        .collect();
+    let mut nodes: Vec<(&str, &[&str], String)> = Vec::with_capacity(names.len());
+    for name in &names {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        tokio::spawn(axum::serve(listener, node.clone()).into_future());
+        nodes.push((name.as_str(), CCS, address));
+    }
     let es = cluster(&nodes).await;
     let out = check_limited(
         config_with(&es, "5s", "{ name: leader }"),
