@@ -11,6 +11,7 @@ use crate::cli::{CheckArgs, Output};
 use crate::es::Client;
 use crate::health::{Report, Verdict};
 use crate::poll::Poller;
+use crate::text;
 
 /// Polls every configured cluster once, at the same time, and prints the report. A
 /// configuration that cannot be used, or a report that cannot be written, exits 3 (unknown),
@@ -155,31 +156,16 @@ pub fn table(report: &Report) -> String {
 /// format character would reorder or hide what the line shows. Each is written as its Rust
 /// escape.
 fn printable(cell: &str) -> String {
-    if !cell.chars().any(rewrites_the_line) {
+    if cell.chars().all(text::printable) {
         return cell.to_owned();
     }
     cell.chars()
-        .map(|c| match (c.is_control(), rewrites_the_line(c)) {
+        .map(|c| match (c.is_control(), text::printable(c)) {
             (true, _) => c.escape_debug().to_string(),
-            (false, true) => c.escape_unicode().to_string(),
-            (false, false) => c.to_string(),
+            (false, false) => c.escape_unicode().to_string(),
+            (false, true) => c.to_string(),
         })
         .collect()
-}
-
-/// Control characters, and the format characters that change how a terminal lays out a line:
-/// the bidirectional embeddings, overrides, isolates and marks, and the zero-width ones.
-fn rewrites_the_line(c: char) -> bool {
-    c.is_control()
-        || matches!(
-            c,
-            '\u{061C}'
-                | '\u{200B}'..='\u{200F}'
-                | '\u{202A}'..='\u{202E}'
-                | '\u{2060}'
-                | '\u{2066}'..='\u{2069}'
-                | '\u{FEFF}'
-        )
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ pub mod remote_info;
 pub mod resolve_cluster;
 pub mod server;
 pub mod snapshot;
+pub mod text;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;

@@ -9,6 +9,7 @@ use tracing_subscriber::field::{MakeVisitor, VisitFmt, VisitOutput};
 use tracing_subscriber::fmt::format::Writer;
 
 use crate::cli::{LogFormat, LogLevel};
+use crate::text::printable;
 
 /// Installs the global subscriber. The exporter's own events follow `level`; its libraries
 /// speak only at warn and above, so `debug` shows polls, not HTTP internals.
@@ -130,19 +131,6 @@ fn write_escaped(f: &mut fmt::Formatter<'_>, c: char) -> fmt::Result {
         c if printable(c) => f.write_char(c),
         c => write!(f, "\\u{{{:x}}}", c as u32),
     }
-}
-
-/// Not a control character, nor one of the Unicode format characters that reorder or hide
-/// text on a terminal (bidirectional controls, zero-width characters, the byte order mark).
-pub fn printable(c: char) -> bool {
-    !c.is_control()
-        && !matches!(c,
-            '\u{00ad}'
-            | '\u{061c}'
-            | '\u{200b}'..='\u{200f}'
-            | '\u{2028}'..='\u{202e}'
-            | '\u{2060}'..='\u{2069}'
-            | '\u{feff}')
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::es::Root;
+use crate::text::one_line;
 
 /// One remote as the probe saw it.
 #[derive(Clone, Debug, PartialEq)]
@@ -71,16 +72,7 @@ pub fn parse(body: &[u8]) -> Result<BTreeMap<String, Resolved>, String> {
 /// `text` on one line and at most [`MAX_TEXT`] characters: engine text ends up in logs and in
 /// `/health`, and neither should carry a whole stack of causes.
 fn short(text: &str) -> String {
-    let line: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(MAX_TEXT)
-        .collect();
-    if text.chars().count() > MAX_TEXT {
-        format!("{line}…")
-    } else {
-        line
-    }
+    one_line(text, MAX_TEXT)
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use arc_swap::ArcSwap;
 
 use crate::health::{ClusterHealth, Expectations, Round};
 use crate::remote_info::RemoteInfo;
+use crate::text::one_line;
 
 /// Why a poll failed: a closed set, each exported as a `reason` label value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -183,20 +184,6 @@ impl PollError {
             detail: one_line(detail.as_ref(), MAX_DETAIL),
         }
     }
-}
-
-/// `text` with control characters turned into spaces and cut to `max` characters, marked with
-/// `…` where it was cut.
-pub fn one_line(text: &str, max: usize) -> String {
-    let mut line = String::with_capacity(text.len().min(max + 3));
-    for (count, c) in text.chars().enumerate() {
-        if count == max {
-            line.push('…');
-            break;
-        }
-        line.push(if c.is_control() { ' ' } else { c });
-    }
-    line
 }
 
 impl fmt::Display for PollError {
@@ -428,8 +415,6 @@ mod tests {
         assert!(error.detail.starts_with("a b [2Jxxx"), "{}", error.detail);
         assert!(error.detail.ends_with("x…"), "{}", error.detail);
         assert_eq!(PollError::new(Reason::Tls, "short").detail, "short");
-        assert_eq!(one_line("abc", 3), "abc");
-        assert_eq!(one_line("abcd", 3), "abc…");
     }
 
     #[test]
