@@ -187,9 +187,11 @@ async fn exposition_with_every_kind_of_series_passes_promtool_check_metrics() {
     assert_success("promtool check metrics", &output);
 }
 
-/// `/metrics` of the binary polling three clusters: one with a sniff and a proxy remote, both
-/// with credentials; one whose aliases hold a quote, a backslash, a newline and non-ASCII; one
-/// that answers 401. Every per-cluster, per-remote and exporter series is in it.
+/// `/metrics` of the binary polling five clusters: one with a sniff and a proxy remote, both
+/// with credentials; the same with `nodes: all`, on a node that answers and one that is gone;
+/// one whose aliases hold a quote, a backslash, a newline and non-ASCII; one that answers 401;
+/// one that refuses connections. Every per-cluster, per-remote, per-node and exporter series is
+/// in it.
 async fn exposition() -> String {
     let es = MockServer::start().await;
     for (prefix, file) in [
@@ -204,6 +206,26 @@ async fn exposition() -> String {
             .mount(&es)
             .await;
     }
+    // `nodes: all`: the cluster lists itself as one node and a node that is gone.
+    let address = es.address().to_string();
+    let refused = closed_port();
+    let nodes = serde_json::json!({"nodes": {
+        "node-a": {"name": "es-b-1", "roles": ["remote_cluster_client"],
+                   "http": {"publish_address": address}},
+        "node-b": {"name": "es-b-2", "roles": ["remote_cluster_client"],
+                   "http": {"publish_address": format!("127.0.0.1:{refused}")}},
+    }});
+    for (at, body) in [
+        ("/all-nodes/_remote/info", fixture("shapes/es-8.15.json")),
+        ("/_remote/info", fixture("shapes/es-8.15.json")),
+        ("/all-nodes/_nodes/http", nodes.to_string().into_bytes()),
+    ] {
+        Mock::given(method("GET"))
+            .and(path(at))
+            .respond_with(ResponseTemplate::new(200).set_body_raw(body, "application/json"))
+            .mount(&es)
+            .await;
+    }
     Mock::given(method("GET"))
         .and(path("/unauthorized/_remote/info"))
         .respond_with(ResponseTemplate::new(401))
@@ -211,13 +233,13 @@ async fn exposition() -> String {
         .await;
 
     let base = es.uri();
-    let refused = closed_port();
     let exporter = Exporter::with_config(&format!(
         r#"
 poll_interval: 1s
 timeout: 500ms
 clusters:
   - {{ name: both-modes, url: "{base}/both-modes" }}
+  - {{ name: all-nodes, url: "{base}/all-nodes", nodes: all }}
   - {{ name: odd-aliases, url: "{base}/odd-aliases" }}
   - {{ name: unauthorized, url: "{base}/unauthorized" }}
   - {{ name: refused, url: "http://127.0.0.1:{refused}/" }}
@@ -227,6 +249,7 @@ clusters:
     let polled = [
         r#"es_remote_up{cluster="both-modes"}"#,
         r#"es_remote_up{cluster="odd-aliases"}"#,
+        r#"es_remote_node_up{cluster="all-nodes",node="es-b-1"}"#,
         r#"es_remote_scrape_errors_total{cluster="unauthorized",reason="unauthorized"}"#,
         r#"es_remote_scrape_errors_total{cluster="refused",reason="connect"}"#,
     ];

@@ -79,6 +79,7 @@ CLUSTER_METRICS = {
     "es_remote_last_scrape_timestamp_seconds",
     "es_remote_last_scrape_success_timestamp_seconds",
     "es_remote_clusters",
+    "es_remote_node_up",
 }
 
 # Values that stand in for Grafana's variables when promtool parses a query.
