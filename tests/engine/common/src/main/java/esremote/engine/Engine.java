@@ -17,14 +17,46 @@ public interface Engine {
      */
     StartedNode start(Map<String, String> settings) throws Exception;
 
-    /** A running node; closing it releases its ports so the same ones can be bound again. */
-    interface StartedNode {
-        /** The HTTP port the node bound: the one asked for, or the kernel's pick for port 0. */
-        int httpPort();
+    /**
+     * A running node: the HTTP and transport ports it bound (the ones asked for, or the kernel's
+     * picks for port 0), and how to close it, which releases those ports so the same ones can
+     * be bound again.
+     */
+    record StartedNode(int httpPort, int transportPort, Closer closer) {
+        public void close(Duration limit) throws Exception {
+            closer.close(limit);
+        }
+    }
 
-        /** The transport port the node bound, likewise. */
-        int transportPort();
-
+    /** Closes a flavour's node, waiting at most {@code limit} for it. */
+    @FunctionalInterface
+    interface Closer {
         void close(Duration limit) throws Exception;
+    }
+
+    /** A node's start method. */
+    @FunctionalInterface
+    interface Start {
+        void start() throws Exception;
+    }
+
+    /** How long a node that failed to start may take to close. */
+    Duration CLOSE_AFTER_FAILURE = Duration.ofSeconds(30);
+
+    /**
+     * Runs {@code start}; when it fails, closes the node with {@code closer} before the exception
+     * leaves, so its data path can be used again at once.
+     */
+    static void startOrClose(Start start, Closer closer) throws Exception {
+        try {
+            start.start();
+        } catch (Exception e) {
+            try {
+                closer.close(CLOSE_AFTER_FAILURE);
+            } catch (Exception closing) {
+                e.addSuppressed(closing);
+            }
+            throw e;
+        }
     }
 }

@@ -20,8 +20,6 @@ import org.elasticsearch.transport.TransportService;
 /** The harness on Elasticsearch nodes embedded from the Maven Central jars. */
 public final class ElasticsearchHarness implements Engine {
 
-    private static final Duration CLOSE_AFTER_FAILURE = Duration.ofSeconds(30);
-
     public static void main(String[] args) {
         Harness.run(new ElasticsearchHarness(), args);
     }
@@ -38,34 +36,11 @@ public final class ElasticsearchHarness implements Engine {
         Environment environment = InternalSettingsPreparer.prepareEnvironment(
                 builder.build(), Map.of(), null, () -> settings.get("node.name"));
         EmbeddedNode node = new EmbeddedNode(environment);
-        try {
-            node.start();
-        } catch (Exception e) {
-            try {
-                close(node, CLOSE_AFTER_FAILURE);
-            } catch (Exception closing) {
-                e.addSuppressed(closing);
-            }
-            throw e;
-        }
+        Engine.Closer closer = limit -> close(node, limit);
+        Engine.startOrClose(node::start, closer);
         int httpPort = port(node.injector().getInstance(HttpServerTransport.class).boundAddress());
         int transportPort = port(node.injector().getInstance(TransportService.class).boundAddress());
-        return new StartedNode() {
-            @Override
-            public int httpPort() {
-                return httpPort;
-            }
-
-            @Override
-            public int transportPort() {
-                return transportPort;
-            }
-
-            @Override
-            public void close(Duration limit) throws Exception {
-                ElasticsearchHarness.close(node, limit);
-            }
-        };
+        return new StartedNode(httpPort, transportPort, closer);
     }
 
     private static int port(BoundTransportAddress bound) {
