@@ -245,11 +245,11 @@ fn holds_no_document(text: &str) -> bool {
     })
 }
 
-/// A URL as text for an error message: quoted, unless it may hold credentials (`user:pass@`),
-/// which are never repeated.
+/// A URL as text for an error message: quoted, unless it may hold credentials (`user:pass@`)
+/// or a token (in a query or fragment), which are never repeated.
 fn shown(text: &str) -> String {
-    match text.contains('@') {
-        true => "(not shown: it may hold credentials)".to_owned(),
+    match text.contains(['@', '?', '#']) {
+        true => "(not shown: it may hold a secret)".to_owned(),
         false => format!("{text:?}"),
     }
 }

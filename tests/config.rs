@@ -61,7 +61,7 @@ fn each_invalid_value_is_named_by_its_key_path() {
         ),
         (
             "clusters:\n  - {name: a, url: \"http://monitor:hunter2@127.0.0.1:99999\"}\n",
-            "clusters[0].url: invalid URL (not shown: it may hold credentials): invalid port number",
+            "clusters[0].url: invalid URL (not shown: it may hold a secret): invalid port number",
         ),
         (
             "clusters:\n  - {name: a, url: http://127.0.0.1:9200, max_remotes: 0}\n",
@@ -371,12 +371,19 @@ fn a_bad_es_url_names_the_flag_once_and_hides_credentials() {
         .to_string();
     assert_eq!(
         message,
-        "--es.url: invalid URL (not shown: it may hold credentials): invalid port number"
+        "--es.url: invalid URL (not shown: it may hold a secret): invalid port number"
     );
     let message = Config::single("http://127.0.0.1:9200/?token=abc")
         .unwrap_err()
         .to_string();
     assert_eq!(message, "--es.url: URL must not have a query or fragment");
+    let message = Config::single("http://127.0.0.1:99999/?token=abc")
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        message,
+        "--es.url: invalid URL (not shown: it may hold a secret): invalid port number"
+    );
 }
 
 #[test]
