@@ -217,6 +217,13 @@ fn parse_yaml(text: &str, file: &Path) -> Result<RawConfig, ConfigError> {
                 };
                 (Some(path), "is required".to_owned())
             }
+            serde_saphyr::Error::MultipleDocuments { location, .. } => (
+                mapping,
+                format!(
+                    "holds a second YAML document{}; one file holds one configuration",
+                    position(*location)
+                ),
+            ),
             serde_saphyr::Error::NullIntoString { location } => {
                 (mapping, format!("needs a value{}", position(*location)))
             }

@@ -72,6 +72,10 @@ fn each_invalid_value_is_named_by_its_key_path() {
             "clusters[0].name: needs a value at line 2, column 9",
         ),
         (
+            "clusters:\n  - {name: a, url: http://127.0.0.1:9200}\n---\nclusters: []\n",
+            "holds a second YAML document at line 4, column 1; one file holds one configuration",
+        ),
+        (
             "timeout: 20s\nclusters:\n  - {name: a, url: http://127.0.0.1:9200}\n",
             "timeout: timeout 20s must be shorter than poll_interval 15s",
         ),
