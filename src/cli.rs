@@ -36,7 +36,11 @@ pub struct Args {
     pub source: Source,
 
     /// Validate the configuration file, print the result and exit.
-    #[arg(long = "config.check", requires = "config_file")]
+    #[arg(
+        long = "config.check",
+        requires = "config_file",
+        conflicts_with = "es_url"
+    )]
     pub config_check: bool,
 
     /// Address to listen on for HTTP requests; `:PORT` listens on every interface.
@@ -122,7 +126,7 @@ pub enum Output {
 }
 
 /// Paths the exporter serves itself, which the metrics may not take.
-const RESERVED_PATHS: [&str; 3] = ["/health", "/-/healthy", "/-/ready"];
+const RESERVED_PATHS: [&str; 4] = ["/health", "/-/healthy", "/-/ready", "/-/reload"];
 
 /// What a telemetry path may hold, in words for the error.
 const PATH_SHAPE: &str =

@@ -109,8 +109,16 @@ clusters:
     ));
     exporter.wait_ready().await;
     // Three polls of every cluster, so that a warn logged on every poll would show.
-    tokio::time::sleep(Duration::from_millis(2200)).await;
-    let text = exporter.metrics().await;
+    let text = exporter
+        .wait_until("three polls of every cluster", |text| {
+            text.lines()
+                .filter(|l| l.starts_with("es_remote_scrapes_total{"))
+                .all(|l| {
+                    l.rsplit_once(' ')
+                        .is_some_and(|(_, n)| n.parse::<f64>().is_ok_and(|n| n >= 3.0))
+                })
+        })
+        .await;
 
     let mut healthy: Vec<&str> = HEALTHY_LINES.to_vec();
     healthy.sort_unstable();
@@ -150,7 +158,7 @@ clusters:
             &text,
             &format!(r#"es_remote_scrapes_total{{cluster="{cluster}"}}"#),
         );
-        assert!(polls >= Some(2.0), "{cluster} polled {polls:?} times");
+        assert!(polls >= Some(3.0), "{cluster} polled {polls:?} times");
         for other in [
             "timeout",
             "connect",
@@ -504,6 +512,10 @@ fn a_telemetry_path_the_router_would_misread_is_a_flag_error() {
         (
             "/-/ready",
             "/-/ready is served by the exporter itself".to_owned(),
+        ),
+        (
+            "/-/reload",
+            "/-/reload is served by the exporter itself".to_owned(),
         ),
     ];
     for (path, why) in cases {
