@@ -271,7 +271,8 @@ async fn error_body_start(response: &mut reqwest::Response) -> Vec<u8> {
 /// The parts of a `_nodes/http` answer that discovery needs.
 #[derive(Deserialize)]
 struct NodesInfo {
-    #[serde(default)]
+    /// Required: an answer without it (`{}`, `[]`, a proxy's placeholder) is not a nodes list
+    /// that happens to be empty.
     nodes: std::collections::BTreeMap<String, NodeInfo>,
 }
 

@@ -782,3 +782,34 @@ async fn six_hundred_nodes_are_polled_within_256_file_descriptors() {
          overall: ok\n"
     );
 }
+
+/// `{}` or `[]` where the nodes list belongs is a proxy's or a broken answer, not a cluster
+/// without nodes: discovery failed, and the cluster is degraded rather than judged as fine.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_nodes_answer_without_a_nodes_list_is_a_failed_discovery() {
+    for (body, error) in [
+        ("{}", "missing field `nodes` at line 1 column 2"),
+        (
+            "[]",
+            "invalid length 0, expected struct NodesInfo with 1 element at line 1 column 2",
+        ),
+    ] {
+        let es = MockServer::start().await;
+        serve(&es, "/b/_remote/info", json_body(CONNECTED)).await;
+        serve(&es, "/b/_nodes/http", json_body(body)).await;
+        let out = check(config_with(&es, "5s", "{ name: leader }"), &[]).await;
+        assert_eq!(out.code, Some(1), "{body}: {}{}", out.stdout, out.stderr);
+        assert_eq!(
+            out.stdout,
+            format!(
+                "CLUSTER  REMOTE  STATE     MODE   CONNECTIONS  WHY\n\
+                 prod-b   -       degraded  -      -            1 remote ok; node discovery failed (decode)\n\
+                 prod-b   leader  ok        sniff  3/3          connected (3/3 gateway nodes)\n\
+                 prod-b   -       note      -      -            no node answered, so the verdicts come from the configured URL's answer alone\n\
+                 prod-b   -       note      -      -            node discovery failed: decode: failed to decode _nodes/http: {error}\n\
+                 overall: degraded\n"
+            ),
+            "{body}"
+        );
+    }
+}
