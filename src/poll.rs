@@ -466,7 +466,9 @@ pub fn hint(error: &PollError) -> &'static str {
         Reason::Timeout => "the node answered too slowly; check its load or raise `timeout`",
         Reason::Connect => "check the URL and that the node is running and reachable",
         Reason::HttpError => "a proxy or load balancer in front of the node may be failing",
-        Reason::Decode => "the answer was not a _remote/info object; check the URL",
+        Reason::Decode => {
+            "the answer was not what Elasticsearch sends for this request; check the URL"
+        }
         Reason::TooLarge => {
             "the answer exceeded max_response_bytes or max_remotes; check the URL, or raise them"
         }
